@@ -1,0 +1,3 @@
+"""Question answering with exact citations over Chinese newspaper pages."""
+
+__version__ = "0.1.0"

