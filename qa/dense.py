@@ -1,0 +1,83 @@
+"""Dense embeddings: a sentence-transformers encoder with e5 prefixes and a content-hash cache."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class Encoder:
+    """Encodes questions and passages into L2-normalised vectors."""
+
+    def __init__(self, model_path: Path, query_prefix: str, passage_prefix: str, threads: int = 2,
+                 query_cache: int = 1024):
+        # Models are local folders: never ask a hub (there is none on our machines).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch  # heavy imports only when a model is really used
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self.model = SentenceTransformer(str(model_path), device="cpu")
+        self.name = Path(model_path).name
+        self.dim = self.model.get_embedding_dimension()
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.encode_query = functools.lru_cache(maxsize=query_cache)(self._encode_query)
+
+    def _encode_query(self, question: str) -> np.ndarray:
+        vector = self.model.encode([self.query_prefix + question], normalize_embeddings=True)[0]
+        vector.setflags(write=False)  # shared by the cache: never modified in place
+        return vector
+
+    def encode_queries(self, questions: list[str], progress: bool = False) -> np.ndarray:
+        texts = [self.query_prefix + q for q in questions]
+        return self._encode(texts, progress)
+
+    def encode_passages(self, passages: list[str], progress: bool = False, cache: "EmbeddingCache | None" = None) -> np.ndarray:
+        texts = [self.passage_prefix + p for p in passages]
+        if cache is None:
+            return self._encode(texts, progress)
+        return cache.get_or_encode(texts, lambda missing: self._encode(missing, progress))
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=progress,
+                                 convert_to_numpy=True).astype(np.float32)
+
+
+class EmbeddingCache:
+    """Vectors keyed by the sha256 of (model, prefixed text): a rebuild encodes only changed chunks.
+
+    Stored as one .npz per model (keys as fixed-width bytes, vectors as float32): no pickle.
+    """
+
+    def __init__(self, folder: Path, model_name: str):
+        self.path = folder / f"{model_name}.npz"
+        self.model_name = model_name
+        self._table: dict[bytes, np.ndarray] = {}
+        if self.path.exists():
+            with np.load(self.path, allow_pickle=False) as data:
+                self._table = dict(zip(data["keys"].tolist(), data["vectors"]))
+
+    def key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.model_name}\0{text}".encode()).digest()
+
+    def get_or_encode(self, texts: list[str], encode) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        todo = {k: t for k, t in zip(keys, texts) if k not in self._table}  # dict: duplicates once
+        if todo:
+            self._table.update(zip(todo, encode(list(todo.values()))))
+            self._save()
+        self.last_encoded = len(todo)
+        return np.stack([self._table[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        keys = np.array(list(self._table.keys()), dtype="S32")
+        np.savez(tmp, keys=keys, vectors=np.stack(list(self._table.values())).astype(np.float32))
+        tmp.replace(self.path)

@@ -1,0 +1,67 @@
+"""Quality on a QA set over the seeds: `python -m qa.eval FILE.jsonl` prints hit@1, hit@5, answers, refusals.
+
+Each line of FILE: {"id", "question", "answer": gold string or null (not answerable), "seed": page file or null}.
+A hit is a returned passage from the gold page that contains the gold answer (NFKC, whitespace removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import unicodedata
+from pathlib import Path
+
+from qa.config import Config
+from qa.service import QAService
+
+
+def plain(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def judge(item: dict, reply: dict) -> dict:
+    gold, seed = item.get("answer"), item.get("seed")
+    passages, answer = reply["passages"], reply["answer"]
+    if gold is None:
+        return {"answerable": False, "refused": answer is None}
+    hits = [p["source"]["file"] == seed and plain(gold) in plain(p["text"]) for p in passages[:5]]
+    return {
+        "answerable": True,
+        "hit1": bool(hits and hits[0]),
+        "hit5": any(hits),
+        "answer": answer is not None and plain(gold) in plain(answer["text"]),
+        "refused": answer is None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per question")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    service = QAService(Config.from_env(), progress=False)
+    items = [json.loads(line) for line in args.file.open(encoding="utf-8") if line.strip()]
+    results = []
+    for item in items:
+        reply = service.ask(item["question"], 5)
+        verdict = judge(item, reply)
+        results.append(verdict)
+        if args.verbose:
+            answer = reply["answer"]["text"] if reply["answer"] else "(refused)"
+            print(f"{item['id']} {verdict} conf={reply['answer']['confidence'] if reply['answer'] else reply.get('confidence')} "
+                  f"gold={item.get('answer')} answer={answer[:60]}")
+    answerable = [r for r in results if r["answerable"]]
+    unanswerable = [r for r in results if not r["answerable"]]
+    n = len(answerable)
+    print(f"questions {len(results)} (answerable {n}, unanswerable {len(unanswerable)})")
+    print(f"hit@1 {sum(r['hit1'] for r in answerable)}/{n}  hit@5 {sum(r['hit5'] for r in answerable)}/{n}  "
+          f"answers containing the gold {sum(r['answer'] for r in answerable)}/{n}")
+    print(f"refusals of the unanswerable {sum(r['refused'] for r in unanswerable)}/{len(unanswerable)}  "
+          f"false refusals {sum(r['refused'] for r in answerable)}/{n}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

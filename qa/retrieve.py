@@ -1,0 +1,73 @@
+"""Search: BM25, dense, and the hybrid (fusion, then re-ranking) that the server uses."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from qa import analysis, rerank
+from qa.config import Config
+from qa.dense import Encoder
+from qa.documents import Hit
+from qa.fusion import fuse, normalise_scores, top_k
+from qa.index import Index
+from qa.tokenize import Tokenizer
+
+
+class Retriever:
+    """Ranks the chunks of an index for a question."""
+
+    def __init__(self, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config):
+        self.index, self.encoder, self.tokenizer, self.config = index, encoder, tokenizer, config
+        corpus = index.corpus
+        # Sentence texts, bigram sets and answer types are prepared once here, never per request.
+        self.passages = [
+            analysis.passage(c.text, c.sentences, t, corpus.headline(c), tokenizer)
+            for c, t in zip(corpus.chunks, index.types)
+        ]
+
+    @property
+    def chunks(self):
+        return self.index.corpus.chunks
+
+    def bm25(self, question: str, k: int) -> list[Hit]:
+        scores = self.index.bm25.scores(self.tokenizer(question))
+        return [Hit(self.chunks[i], float(scores[i]), {"bm25": float(scores[i])}) for i in top_k(scores, k)]
+
+    def dense(self, question: str, k: int) -> list[Hit]:
+        scores, ids = self.index.ann.search(self.encoder.encode_query(question)[None, :], k)
+        return [Hit(self.chunks[i], float(s), {"dense": float(s)}) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def hybrid(self, question: str, k: int, timings: dict[str, float] | None = None) -> list[Hit]:
+        """Union of both top-N lists, exact scores of both for each, fused, then the top re-ranked.
+
+        Milliseconds per stage go into `timings` when the caller passes a dict.
+        """
+        started = time.perf_counter()
+        query = self.encoder.encode_query(question)
+        embedded = time.perf_counter()
+        n = self.config.candidates
+        bm25_all = self.index.bm25.scores(self.tokenizer(question))
+        _, dense_ids = self.index.ann.search(query[None, :], n)
+        ids = np.unique(np.concatenate([top_k(bm25_all, n), dense_ids[0][dense_ids[0] >= 0]]))
+        bm25 = bm25_all[ids]
+        cosine = self.index.ann.vectors(ids) @ query
+        fused = fuse(bm25, cosine, self.config.dense_weight)
+        order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
+        searched = time.perf_counter()
+        q = analysis.question(question, self.tokenizer, self.index.bm25.idf)
+        bm25_n, cosine_n = normalise_scores(bm25[order]), normalise_scores(cosine[order])
+        hits = []
+        for j, pos in enumerate(order):
+            chunk_id = int(ids[pos])
+            m = rerank.match(q, self.passages[chunk_id], float(bm25_n[j]), float(cosine_n[j]))
+            scores = dict(zip(rerank.FEATURES, m.features.tolist()))
+            scores |= {"bm25_raw": float(bm25[pos]), "cosine": float(cosine[pos]), "fused": float(fused[pos]),
+                       "best_sentence": m.best_sentence}
+            hits.append(Hit(self.chunks[chunk_id], rerank.score(m), scores))
+        hits.sort(key=lambda h: -h.score)
+        if timings is not None:
+            timings.update(embed=(embedded - started) * 1000, search=(searched - embedded) * 1000,
+                           rerank=(time.perf_counter() - searched) * 1000)
+        return hits[:k]

@@ -1,0 +1,188 @@
+"""The QA service: loads the model and the index once, answers questions and looks up citations."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from qa.answer import Answer, Answerer, raw_span
+from qa.config import Config
+from qa.dense import Encoder
+from qa.documents import Article, Chunk, Hit
+from qa.errors import BadRequest, IndexMismatch, NotFound
+from qa.index import FORMAT_VERSION, Index, build_index, stale_reason
+from qa.model import ensure_model
+from qa.retrieve import Retriever
+from qa.tokenize import Tokenizer
+
+log = logging.getLogger(__name__)
+REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
+_SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d+)$")
+
+
+class QAService:
+    """Everything the HTTP API and the CLI need, behind plain methods that return JSON-ready dicts."""
+
+    def __init__(self, config: Config, progress: bool = True):
+        started = time.perf_counter()
+        self.config = config
+        model_path = ensure_model(config, progress=progress)
+        self.tokenizer = Tokenizer()
+        self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads)
+        self.index = load_or_build(config, self.encoder, self.tokenizer, progress)
+        self.retriever = Retriever(self.index, self.encoder, self.tokenizer, config)
+        corpus = self.index.corpus
+        self.answerer = Answerer(self.tokenizer, self.index.bm25.idf, corpus.headline)
+        self.chunks_by_id = {c.id: c for c in corpus.chunks}
+        self.encoder.encode_query("预热")  # the first forward pass is slow: pay it at start-up
+        self.ready_seconds = time.perf_counter() - started
+
+    # -- questions ---------------------------------------------------------------------------
+    def ask(self, question: str, top_k: int = 5) -> dict:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        hits = self.retriever.hybrid(question, top_k, timings)
+        answered = time.perf_counter()
+        answer = self.answerer.answer(question, hits, self.index.corpus.pages.__getitem__)
+        refused = answer is None or answer.confidence < self.config.refuse_below
+        body = {
+            "question": question,
+            "answer": None if refused else self._answer_json(answer),
+            "passages": [self._passage_json(h, question) for h in hits],
+        }
+        if refused:
+            body["message"] = REFUSAL
+            body["confidence"] = round(answer.confidence, 4) if answer else 0.0
+        timings["answer"] = (time.perf_counter() - answered) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        body["timings_ms"] = {k: round(timings[k], 2) for k in ("embed", "search", "answer", "total")}
+        return body
+
+    def _answer_json(self, answer: Answer) -> dict:
+        return {
+            "text": answer.text.text,
+            "sentence": answer.sentence.text,
+            "span": {"start": answer.text.start, "end": answer.text.end},
+            "sentence_span": {"start": answer.sentence.start, "end": answer.sentence.end},
+            "confidence": round(answer.confidence, 4),
+            "citation": sentence_citation(answer.chunk, answer.sentence_index),
+            "page": answer.chunk.page,
+        }
+
+    def _passage_json(self, hit: Hit, question: str) -> dict:
+        chunk = hit.chunk
+        return {
+            "citation": chunk.id,
+            "score": round(hit.score, 4),
+            "text": chunk.text,
+            "highlights": self._highlights(chunk, question),
+            "article": self._article_summary(self.index.corpus.articles[chunk.article_id]),
+            "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end},
+        }
+
+    def _highlights(self, chunk: Chunk, question: str) -> list[dict]:
+        """Offsets in the passage text of the question's words (the longest match wins overlaps)."""
+        prepared = self.tokenizer.prepare(chunk.text)
+        spans: list[tuple[int, int]] = []
+        for word in sorted(set(self.tokenizer(question)), key=len, reverse=True):
+            start = prepared.find(word)
+            while start >= 0:
+                end = start + len(word)
+                if not any(a < end and start < b for a, b in spans):
+                    spans.append((start, end))
+                start = prepared.find(word, end)
+        return [{"start": a, "end": b, "text": chunk.text[a:b]} for a, b in sorted(spans)]
+
+    # -- lookups -----------------------------------------------------------------------------
+    def citation(self, citation_id: str) -> dict:
+        match = _SENTENCE_ID.match(citation_id)
+        chunk = self.chunks_by_id.get(match["chunk"] if match else citation_id)
+        if chunk is None or (match and int(match["n"]) >= len(chunk.sentences)):
+            raise NotFound(f"no citation with id {citation_id!r}")
+        raw = self.index.corpus.pages[chunk.page]
+        cited = raw_span(chunk, raw, *chunk.sentences[int(match["n"])]) if match else raw_span(chunk, raw, 0, len(chunk.text))
+        p_start, p_end = paragraph_bounds(raw, cited.start, cited.end)
+        return {
+            "id": citation_id,
+            "article": self._article_json(self.index.corpus.articles[chunk.article_id]),
+            "passage": {"id": chunk.id, "text": chunk.text, "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end}},
+            "paragraph": {"text": raw[p_start:p_end], "source": {"file": chunk.page, "start": p_start, "end": p_end}},
+            "span": {"text": cited.text, "raw": raw[cited.start:cited.end], "start": cited.start, "end": cited.end},
+        }
+
+    def articles(self) -> list[dict]:
+        return [self._article_summary(a) for a in self.index.corpus.articles.values()]
+
+    def article(self, article_id: str) -> dict:
+        article = self.index.corpus.articles.get(article_id)
+        if article is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return self._article_json(article)
+
+    def health(self) -> dict:
+        manifest = self.index.manifest
+        return {
+            "ready": True,
+            "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "built_at", "build_seconds")},
+            "start_seconds": round(self.ready_seconds, 2),
+        }
+
+    @staticmethod
+    def _article_summary(article: Article) -> dict:
+        return {"id": article.id, "title": article.headline, "kicker": article.kicker, "date": article.date,
+                "reporters": list(article.reporters), "correspondents": list(article.correspondents), "page": article.page}
+
+    def _article_json(self, article: Article) -> dict:
+        chunks = [c.id for c in self.index.corpus.chunks if c.article_id == article.id]
+        return self._article_summary(article) | {
+            "body": article.body,
+            "source": {"file": article.page, "start": article.body_start, "end": article.body_end},
+            "passages": chunks,
+            "warnings": list(article.warnings),
+        }
+
+
+def sentence_citation(chunk: Chunk, sentence_index: int) -> str:
+    return f"{chunk.id}-s{sentence_index:02d}"
+
+
+def paragraph_bounds(raw: str, start: int, end: int) -> tuple[int, int]:
+    """The raw paragraph (between blank lines) around a span; a span over several gives all of them."""
+    breaks = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(raw)]
+    p_start = max((b for a, b in breaks if b <= start), default=0)
+    p_end = min((a for a, b in breaks if a >= end), default=len(raw))
+    return p_start, p_end
+
+
+def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
+    """Load the index; build it when missing or stale; refuse one of another format version."""
+    reason = stale_reason(config)
+    if reason and reason.startswith("format version"):
+        raise IndexMismatch(
+            f"the index at {config.index_dir} has another format ({reason}; this code reads version {FORMAT_VERSION}). "
+            f"Delete it or run `python -m qa build` to rebuild it."
+        )
+    if reason:
+        log.info("building the index (%s)", reason)
+        return build_index(config, encoder, tokenizer, progress=progress)
+    return Index.load(config.index_dir)
+
+
+def check_question(body: object) -> tuple[str, int]:
+    """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5)."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_body")
+    question = body.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise BadRequest("'question' must be a non-empty string", code="invalid_question")
+    if len(question) > 1000:
+        raise BadRequest("'question' must be at most 1000 characters", code="question_too_long")
+    top_k = body.get("top_k", 5)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 20:
+        raise BadRequest("'top_k' must be an integer from 1 to 20", code="invalid_top_k")
+    unknown = set(body) - {"question", "top_k"}
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}", code="unknown_field")
+    return question.strip(), top_k

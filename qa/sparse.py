@@ -1,0 +1,61 @@
+"""BM25 over jieba tokens (bm25s), saved as numpy arrays and JSON: no pickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from qa.errors import IndexMismatch
+
+FORMAT = 1
+
+
+class BM25Index:
+    """Sparse scoring of chunks. Saves itself into its own sub-folder of the index."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self._bm25 = bm25s.BM25(k1=k1, b=b)
+        self.size = 0
+
+    def build(self, token_lists: list[list[str]]) -> None:
+        self._bm25.index(token_lists, show_progress=False)
+        self.size = len(token_lists)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for these query tokens (unknown tokens ignored)."""
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known or self.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        return self._bm25.get_scores(known)
+
+    def idf(self, token: str) -> float:
+        """Lucene IDF of a token; a token the corpus never saw gets the highest possible IDF."""
+        df = self._document_frequency(token)
+        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+
+    def _document_frequency(self, token: str) -> int:
+        index = self._bm25.vocab_dict.get(token)
+        if index is None:
+            return 0
+        indptr = self._bm25.scores["indptr"]
+        return int(indptr[index + 1] - indptr[index])
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder), show_progress=False)
+        params = {"format": FORMAT, "k1": self.k1, "b": self.b, "size": self.size}
+        (folder / "bm25.json").write_text(json.dumps(params))
+
+    @classmethod
+    def load(cls, folder: Path) -> "BM25Index":
+        params = json.loads((folder / "bm25.json").read_text())
+        if params.get("format") != FORMAT:
+            raise IndexMismatch(f"BM25 index in {folder} has format {params.get('format')}, this code reads {FORMAT}")
+        index = cls(params["k1"], params["b"])
+        index._bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        index.size = params["size"]
+        return index

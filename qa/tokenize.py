@@ -1,0 +1,58 @@
+"""Word tokens for BM25 and features: opencc traditional->simplified, jieba search mode, stopwords out."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+import jieba
+import jieba.posseg
+import opencc
+from bm25s.stopwords import STOPWORDS_CHINESE
+
+# Interrogatives and question frames carry no content: they never appear in the answer passage.
+QUESTION_WORDS = frozenset(
+    "什么 什麽 甚么 哪 哪个 哪些 哪里 哪儿 哪天 哪年 哪一年 哪位 哪家 哪种 哪一 谁 几 几个 多少 多大 多久 多长 多高 多远 "
+    "如何 怎么 怎样 怎么样 为什么 为何 何时 何地 何处 何人 吗 呢 请问 是否 有没有 是不是 叫 叫做 名字 是什么 "
+    "什么样 时候 一共 共有 分别 主要".split()
+)
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def _is_word(token: str) -> bool:
+    return bool(token.strip()) and bool(_WORD.search(token))
+
+
+class Tokenizer:
+    """Text -> list of word tokens. The splitter is a plain callable (bm25s style), jieba by default."""
+
+    def __init__(
+        self,
+        splitter: Callable[[str], Iterable[str]] | None = None,
+        stopwords: Iterable[str] = STOPWORDS_CHINESE,
+        to_simplified: Callable[[str], str] | None = None,
+    ):
+        self._jieba = jieba.Tokenizer()  # an instance of its own: no global jieba state
+        self.splitter = splitter or self._jieba.lcut_for_search
+        self.stopwords = frozenset(stopwords) | QUESTION_WORDS
+        self.to_simplified = to_simplified or opencc.OpenCC("t2s").convert
+        self._pos = jieba.posseg.POSTokenizer(self._jieba)
+
+    def prepare(self, text: str) -> str:
+        """NFKC, traditional -> simplified, lower case: the form every token comes from."""
+        return self.to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+    def __call__(self, text: str) -> list[str]:
+        return [t for t in self.splitter(self.prepare(text)) if _is_word(t) and t not in self.stopwords]
+
+    def many(self, texts: Iterable[str]) -> list[list[str]]:
+        return [self(t) for t in texts]
+
+    def words(self, text: str) -> list[str]:
+        """Accurate-mode words (no overlapping sub-words), stopwords kept: for answer features."""
+        return [t for t in self._jieba.lcut(self.prepare(text)) if _is_word(t)]
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """(word, POS flag) pairs from jieba's tagger, on the text as it is (offsets stay usable)."""
+        return [(p.word, p.flag) for p in self._pos.lcut(text)]

@@ -1,0 +1,158 @@
+"""The HTTP API over a real server process: answers with exact sources, and clean errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from qa.normalize import normalise
+
+ASK_FIELDS = {"question", "answer", "passages", "timings_ms"}
+
+
+def ask(url, body, **kwargs):
+    return requests.post(url + "/api/ask", json=body, timeout=30, **kwargs)
+
+
+def test_ask_returns_answer_with_exact_sources(live_server, service):
+    reply = ask(live_server, {"question": "宣传活动一共制作了多少面展板？"})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert ASK_FIELDS <= set(body)
+    answer = body["answer"]
+    assert "20面" in answer["text"]
+    assert answer["text"] in answer["sentence"]
+    assert 0 <= answer["confidence"] <= 1
+    raw = service.index.corpus.pages[answer["page"]]
+    assert normalise(raw[answer["span"]["start"] : answer["span"]["end"]]) == answer["text"]
+    s = answer["sentence_span"]
+    assert normalise(raw[s["start"] : s["end"]]) == answer["sentence"]
+    assert len(body["passages"]) == 5
+    for passage in body["passages"]:
+        src = passage["source"]
+        page = service.index.corpus.pages[src["file"]]
+        assert normalise(page[src["start"] : src["end"]]) == passage["text"]
+        assert {"id", "title", "date", "reporters", "correspondents", "page"} <= set(passage["article"])
+        for h in passage["highlights"]:
+            assert passage["text"][h["start"] : h["end"]] == h["text"]
+    assert set(body["timings_ms"]) == {"embed", "search", "answer", "total"}
+
+
+def test_top_k_limits_passages(live_server):
+    assert len(ask(live_server, {"question": "表彰大会由谁主持？", "top_k": 2}).json()["passages"]) == 2
+
+
+def test_out_of_archive_question_is_refused(live_server):
+    body = ask(live_server, {"question": "上海迪士尼乐园的门票多少钱？"}).json()
+    assert body["answer"] is None
+    assert body["message"]
+    assert body["passages"], "the closest passages are still shown"
+
+
+def test_citation_lookup_returns_article_paragraph_and_span(live_server, service):
+    answer = ask(live_server, {"question": "表彰大会由谁主持？"}).json()["answer"]
+    reply = requests.get(f"{live_server}/api/citations/{answer['citation']}", timeout=10)
+    assert reply.status_code == 200
+    body = reply.json()
+    raw = service.index.corpus.pages[body["passage"]["source"]["file"]]
+    span = body["span"]
+    assert normalise(raw[span["start"] : span["end"]]) == span["text"] == answer["sentence"]
+    paragraph = body["paragraph"]["source"]
+    assert paragraph["start"] <= span["start"] and span["end"] <= paragraph["end"]
+    assert body["article"]["id"] and body["article"]["body"]
+    passage_reply = requests.get(f"{live_server}/api/citations/{body['passage']['id']}", timeout=10).json()
+    assert passage_reply["span"]["text"] == passage_reply["passage"]["text"]
+
+
+def test_articles_list_and_detail(live_server):
+    articles = requests.get(live_server + "/api/articles", timeout=10).json()["articles"]
+    assert len(articles) >= 5 and {a["page"] for a in articles} >= {"000_e4c7cc7442eff8db.txt"}
+    detail = requests.get(f"{live_server}/api/articles/{articles[0]['id']}", timeout=10).json()
+    assert detail["id"] == articles[0]["id"] and detail["passages"]
+
+
+def test_health_reports_index(live_server):
+    body = requests.get(live_server + "/api/health", timeout=10).json()
+    assert body["ready"] is True
+    assert body["index"]["counts"]["chunks"] > 0
+    assert body["index"]["model"]["dimension"] == 384
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({}, "invalid_question"),
+        ({"question": ""}, "invalid_question"),
+        ({"question": "   "}, "invalid_question"),
+        ({"question": 42}, "invalid_question"),
+        ({"question": None}, "invalid_question"),
+        ({"question": "问" * 1001}, "question_too_long"),
+        ({"question": "谁主持？", "top_k": 0}, "invalid_top_k"),
+        ({"question": "谁主持？", "top_k": 21}, "invalid_top_k"),
+        ({"question": "谁主持？", "top_k": "5"}, "invalid_top_k"),
+        ({"question": "谁主持？", "top_k": True}, "invalid_top_k"),
+        ({"question": "谁主持？", "top_k": 2.5}, "invalid_top_k"),
+        ({"question": "谁主持？", "extra": 1}, "unknown_field"),
+        (["谁主持？"], "invalid_body"),
+        ("谁主持？", "invalid_body"),
+    ],
+)
+def test_bad_fields_get_400(live_server, body, code):
+    reply = ask(live_server, body)
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == code
+    assert reply.json()["error"]["message"]
+
+
+def _post(url, data: bytes, content_type: str | None):
+    headers = {"Content-Type": content_type} if content_type else {}
+    return requests.post(url + "/api/ask", data=data, headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "data, content_type, status, code",
+    [
+        (b"{not json", "application/json", 400, "invalid_json"),
+        (b"\xff\xfe\x00garbage", "application/json", 400, "invalid_json"),
+        (b"", "application/json", 400, "invalid_json"),
+        (json.dumps({"question": "谁主持？"}).encode(), "text/plain", 415, "unsupported_media_type"),
+        (json.dumps({"question": "谁主持？"}).encode(), None, 415, "unsupported_media_type"),
+        (b'{"question": "' + b"a" * 1_100_000 + b'"}', "application/json", 413, "payload_too_large"),
+    ],
+)
+def test_bad_bodies_get_clear_errors(live_server, data, content_type, status, code):
+    reply = _post(live_server, data, content_type)
+    assert reply.status_code == status
+    assert reply.json()["error"]["code"] == code
+
+
+def test_chunked_body_over_limit_gets_413(live_server):
+    def chunks():
+        yield b'{"question": "'
+        for _ in range(12):
+            yield b"a" * 100_000
+        yield b'"}'
+
+    reply = requests.post(live_server + "/api/ask", data=chunks(), headers={"Content-Type": "application/json"}, timeout=30)
+    assert reply.status_code == 413
+    assert reply.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    "method, path, status, code",
+    [
+        ("GET", "/api/ask", 405, "method_not_allowed"),
+        ("DELETE", "/api/articles", 405, "method_not_allowed"),
+        ("GET", "/api/nothing-here", 404, "not_found"),
+        ("GET", "/api/citations/no-such-citation", 404, "not_found"),
+        ("GET", "/api/citations/000_e4c7cc7442eff8db-a01-c01-s99", 404, "not_found"),
+        ("GET", "/api/articles/no-such-article", 404, "not_found"),
+        ("GET", "/api/citations/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404, "not_found"),
+    ],
+)
+def test_routing_errors_are_json(live_server, method, path, status, code):
+    reply = requests.request(method, live_server + path, timeout=10)
+    assert reply.status_code == status
+    assert reply.json()["error"]["code"] == code

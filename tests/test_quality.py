@@ -1,0 +1,34 @@
+"""Quality on the shared dev set (read from ../shared by path): the issue's targets, held as a regression test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.config import ROOT
+from qa.eval import judge
+
+DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def verdicts(service):
+    if not DEV.exists():
+        pytest.skip(f"{DEV} is not here")
+    items = [json.loads(line) for line in DEV.open(encoding="utf-8") if line.strip()]
+    return [judge(item, service.ask(item["question"], 5)) for item in items]
+
+
+def test_retrieval_targets(verdicts):
+    answerable = [v for v in verdicts if v["answerable"]]
+    assert sum(v["hit5"] for v in answerable) == len(answerable)
+    assert sum(v["hit1"] for v in answerable) >= len(answerable) - 1
+
+
+def test_answer_and_refusal_targets(verdicts):
+    answerable = [v for v in verdicts if v["answerable"]]
+    unanswerable = [v for v in verdicts if not v["answerable"]]
+    assert sum(v["answer"] for v in answerable) >= len(answerable) - 3
+    assert all(v["refused"] for v in unanswerable)
+    assert not any(v["refused"] for v in answerable)
