@@ -32,6 +32,7 @@ class Sentence:
 @dataclass(frozen=True)
 class Passage:
     sentences: tuple[Sentence, ...]
+    title: str  # prepared form
     title_bigrams: frozenset[str]
 
 
@@ -50,9 +51,11 @@ def sentence_types(sentence: str, tokenizer: Tokenizer) -> list[str]:
 
 def passage(text: str, spans, types, title: str, tokenizer: Tokenizer) -> Passage:
     prepared = [tokenizer.prepare(text[a:b]) for a, b in spans]
+    title = tokenizer.prepare(title)
     return Passage(
         sentences=tuple(Sentence(p, bigrams(p), frozenset(t)) for p, t in zip(prepared, types)),
-        title_bigrams=bigrams(tokenizer.prepare(title)),
+        title=title,
+        title_bigrams=bigrams(title),
     )
 
 

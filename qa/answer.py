@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from qa import analysis
 from qa.documents import Chunk, Hit
 from qa.normalize import normalise_with_map
-from qa.qtype import type_spans
+from qa.extract import short_answer
 from qa.tokenize import Tokenizer
 
 # Logistic calibration of the confidence, fitted by benchmarks/calibrate.py (see BENCHMARKS.md):
 # intercept, then one weight per CONFIDENCE_FEATURES entry.
 CONFIDENCE_FEATURES = ("coverage", "missing_idf", "typed", "cosine", "agreement")
 CONFIDENCE_WEIGHTS = (-6.0, 8.0, -0.5, 1.0, 2.0, 1.0)
+
+
+# The answer sentence is looked for in the top passages, the lower ones at a small price per rank.
+ANSWER_DEPTH = 3
+RANK_PENALTY = 0.15
 
 
 @dataclass(frozen=True)
@@ -52,32 +57,38 @@ class Answerer:
     def answer(self, question: str, hits: list[Hit], raw_page_of) -> Answer | None:
         if not hits:
             return None
-        top = hits[0]
-        chunk = top.chunk
         q = analysis.question(question, self.tokenizer, self.idf)
-        index = int(top.scores.get("best_sentence", 0))
+        hit, index, short = max(
+            (self._best_sentence(question, q, hit, rank) for rank, hit in enumerate(hits[:ANSWER_DEPTH])),
+            key=lambda found: found[0],
+        )[1:]
+        chunk = hit.chunk
         a, b = chunk.sentences[index]
-        sentence = chunk.text[a:b]
-        short = self._short_answer(q, sentence)
-        features = self._features(q, top, hits, chunk, typed=short is not None)
+        features = self._features(q, hits[0], hits, chunk, typed=short is not None)
         raw = raw_page_of(chunk.page)
         sentence_span = raw_span(chunk, raw, a, b)
         text_span = raw_span(chunk, raw, a + short[0], a + short[1]) if short else sentence_span
         return Answer(text_span, sentence_span, self._confidence(features), chunk, index, features)
 
-    def _short_answer(self, q: analysis.Question, sentence: str) -> tuple[int, int] | None:
-        """The span of the asked type nearest to the question's words in the sentence, if any."""
-        if not q.kind:
-            return None
-        prepared = self.tokenizer.prepare(sentence)
-        spans = [s for s in type_spans(sentence, q.kind, self.tokenizer.tagged)
-                 if self.tokenizer.prepare(sentence[s[0]:s[1]]) not in q.text]
-        if not spans:
-            return None
-        anchors = [i for word, _ in q.words for i in _positions(prepared, word)]
-        if not anchors:
-            return spans[0]
-        return min(spans, key=lambda s: min(abs(s[0] - i) for i in anchors))
+    def _best_sentence(self, question: str, q: analysis.Question, hit: Hit, rank: int):
+        """(value, hit, sentence index, short answer span or None) of the passage's best sentence: the one
+        that covers the question best, preferring one that holds a short answer; lower-ranked passages
+        pay a small price so the top passage wins ties."""
+        chunk = hit.chunk
+        headline = self.tokenizer.prepare(self.headline_of(chunk))
+        total = sum(w for _, w in q.words) or 1.0
+        best = (-1.0, hit, 0, None)
+        for i, (a, b) in enumerate(chunk.sentences):
+            sentence = chunk.text[a:b]
+            prepared = self.tokenizer.prepare(sentence)
+            coverage = sum(w for word, w in q.words if word in prepared or word in headline) / total
+            anchors = [p for word, _ in q.words for p in _positions(prepared, word)]
+            short = short_answer(question, q.kind, sentence, self.tokenizer.tagged, anchors)
+            # A sentence that answers beats one that only echoes the question.
+            value = coverage + (0.5 if short else 0.0) - RANK_PENALTY * rank
+            if value > best[0]:
+                best = (value, hit, i, short)
+        return best
 
     def _features(self, q: analysis.Question, top: Hit, hits: list[Hit], chunk: Chunk, typed: bool) -> dict[str, float]:
         context = self.tokenizer.prepare(self.headline_of(chunk) + "\n" + chunk.text)

@@ -8,9 +8,12 @@ import numpy as np
 
 from qa.analysis import Passage, Question
 
-FEATURES = ("bm25", "dense", "window", "sentence", "type", "title")
+# bm25: share of the best candidate's BM25; dense: cosine minus the best candidate's; article: the best
+# fused score of any candidate of the same article (finds the document; the sentence features then find
+# the passage within it).
+FEATURES = ("bm25", "dense", "article", "window", "sentence", "chunk", "type", "title")
 # Weights fitted on both public benchmark sets (benchmarks/tune_rerank.py, BENCHMARKS.md).
-WEIGHTS = np.array([1.0, 0.6, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
+WEIGHTS = np.array([1.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -25,19 +28,24 @@ def _share(q: frozenset[str], other: frozenset[str]) -> float:
     return len(q & other) / len(q) if q else 0.0
 
 
-def match(q: Question, p: Passage, bm25: float, dense: float) -> Match:
-    """Features of one candidate; bm25 and dense are already normalised over the candidates."""
+def match(q: Question, p: Passage, retrieval: tuple[float, float, float]) -> Match:
+    """Features of one candidate; `retrieval` is (bm25, dense, article), relative to the other candidates."""
     sentences = p.sentences
-    total_idf = sum(w for _, w in q.words) or 1.0
-    coverage = [sum(w for word, w in q.words if word in s.text) / total_idf for s in sentences]
-    best = int(np.argmax(coverage)) if coverage else 0
+    # The headline/title is the context of every sentence: a sentence need not repeat its topic.
+    words = [(word, w, word in p.title) for word, w in q.words]
+    total_idf = sum(w for _, w, _ in words) or 1.0
+    coverage = [sum(w for word, w, in_title in words if in_title or word in s.text) / total_idf
+                for s in sentences] or [0.0]
+    best = int(np.argmax(coverage))
+    everywhere = sum(w for word, w, _ in words if any(word in s.text for s in sentences)) / total_idf
+    rest = q.bigrams - p.title_bigrams
     window = max(
-        (_share(q.bigrams, sentences[i].bigrams | sentences[i + 1].bigrams) for i in range(len(sentences) - 1)),
-        default=_share(q.bigrams, sentences[0].bigrams) if sentences else 0.0,
+        (_share(rest, sentences[i].bigrams | sentences[i + 1].bigrams) for i in range(len(sentences) - 1)),
+        default=_share(rest, sentences[0].bigrams) if sentences else 0.0,
     )
     typed = float(bool(q.kind and sentences and q.kind in sentences[best].types))
     title = _share(q.bigrams, p.title_bigrams)
-    values = [bm25, dense, window, coverage[best] if coverage else 0.0, typed, title]
+    values = [*retrieval, window, coverage[best], everywhere, typed, title]
     return Match(np.array(values, dtype=np.float32), best)
 
 

@@ -57,15 +57,22 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
         searched = time.perf_counter()
         q = analysis.question(question, self.tokenizer, self.index.bm25.idf)
-        bm25_n, cosine_n = normalise_scores(bm25[order]), normalise_scores(cosine[order])
+        # Relative to the best candidate, not min-max: the top candidates' margins are what separates them.
+        bm25_n = bm25[order] / max(float(bm25[order].max(initial=0.0)), 1e-9)
+        cosine_n = cosine[order] - float(cosine[order].max(initial=0.0))
+        fused_n = fused[order]
+        candidates = [self.chunks[int(ids[pos])] for pos in order]
+        article_best: dict[str, float] = {}
+        for chunk, value in zip(candidates, fused_n):
+            article_best[chunk.article_id] = max(article_best.get(chunk.article_id, 0.0), float(value))
         hits = []
-        for j, pos in enumerate(order):
-            chunk_id = int(ids[pos])
-            m = rerank.match(q, self.passages[chunk_id], float(bm25_n[j]), float(cosine_n[j]))
+        for j, (pos, chunk) in enumerate(zip(order, candidates)):
+            retrieval = (float(bm25_n[j]), float(cosine_n[j]), article_best[chunk.article_id])
+            m = rerank.match(q, self.passages[int(ids[pos])], retrieval)
             scores = dict(zip(rerank.FEATURES, m.features.tolist()))
             scores |= {"bm25_raw": float(bm25[pos]), "cosine": float(cosine[pos]), "fused": float(fused[pos]),
                        "best_sentence": m.best_sentence}
-            hits.append(Hit(self.chunks[chunk_id], rerank.score(m), scores))
+            hits.append(Hit(chunk, rerank.score(m), scores))
         hits.sort(key=lambda h: -h.score)
         if timings is not None:
             timings.update(embed=(embedded - started) * 1000, search=(searched - embedded) * 1000,

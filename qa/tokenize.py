@@ -18,6 +18,8 @@ QUESTION_WORDS = frozenset(
     "什么样 时候 一共 共有 分别 主要".split()
 )
 _WORD = re.compile(r"\w", re.UNICODE)
+# jieba glues interrogatives to what follows (多少岁, 哪些人, 什么样): those carry no content either.
+_INTERROGATIVE = re.compile(r"^(?:多少|什么|哪)")
 
 
 def _is_word(token: str) -> bool:
@@ -44,7 +46,8 @@ class Tokenizer:
         return self.to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
     def __call__(self, text: str) -> list[str]:
-        return [t for t in self.splitter(self.prepare(text)) if _is_word(t) and t not in self.stopwords]
+        return [t for t in self.splitter(self.prepare(text))
+                if _is_word(t) and t not in self.stopwords and not _INTERROGATIVE.match(t)]
 
     def many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self(t) for t in texts]
