@@ -45,8 +45,9 @@ class Question:
 
 
 def sentence_types(sentence: str, tokenizer: Tokenizer) -> list[str]:
-    """Answer types present in a sentence: run at build time (POS tagging is the slow part)."""
-    return [kind for kind in TYPES if type_spans(sentence, kind, tokenizer.tagged)]
+    """Answer types present in a sentence: run at build time (POS tagging is the slow part, done once)."""
+    tags = tokenizer.tagged(sentence)
+    return [kind for kind in TYPES if type_spans(sentence, kind, lambda _: tags)]
 
 
 def passage(text: str, spans, types, title: str, tokenizer: Tokenizer) -> Passage:

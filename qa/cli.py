@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--json", action="store_true", help="print the API's JSON reply")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = Config.from_env()
+    # sentence-transformers shows a progress bar for every encode (each question) when its logger is at INFO.
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    try:
+        config = Config.from_env()
+    except ValueError as error:
+        print(f"error: a QA_* environment variable is not valid: {error}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](config, args)
     except QAError as error:

@@ -28,7 +28,8 @@ class Encoder:
         self.encode_query = functools.lru_cache(maxsize=query_cache)(self._encode_query)
 
     def _encode_query(self, question: str) -> np.ndarray:
-        vector = self.model.encode([self.query_prefix + question], normalize_embeddings=True)[0]
+        vector = self.model.encode([self.query_prefix + question], normalize_embeddings=True,
+                                   show_progress_bar=False)[0]
         vector.setflags(write=False)  # shared by the cache: never modified in place
         return vector
 
@@ -61,7 +62,9 @@ class EmbeddingCache:
         self._table: dict[bytes, np.ndarray] = {}
         if self.path.exists():
             with np.load(self.path, allow_pickle=False) as data:
-                self._table = dict(zip(data["keys"].tolist(), data["vectors"]))
+                # Not .tolist(): numpy's fixed-width bytes drop trailing NULs, and 1 digest in 256 ends with one.
+                keys = data["keys"].view(np.uint8).reshape(-1, 32)
+                self._table = {k.tobytes(): v for k, v in zip(keys, data["vectors"])}
 
     def key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.model_name}\0{text}".encode()).digest()

@@ -1,8 +1,4 @@
-"""Quality on a QA set over the seeds: `python -m qa.eval FILE.jsonl` prints hit@1, hit@5, answers, refusals.
-
-Each line of FILE: {"id", "question", "answer": gold string or null (not answerable), "seed": page file or null}.
-A hit is a returned passage from the gold page that contains the gold answer (NFKC, whitespace removed).
-"""
+"""Quality on a QA set over the seeds: `python -m qa.eval FILE.jsonl` prints hit@1, hit@5, answers, refusals."""
 
 from __future__ import annotations
 
@@ -14,6 +10,9 @@ from pathlib import Path
 
 from qa.config import Config
 from qa.service import QAService
+
+FILE_FORMAT = """Each line of FILE: {"id", "question", "answer": gold string or null (not answerable), "seed": page file
+or null}. A hit is a returned passage from the gold page that contains the gold answer (NFKC, whitespace removed)."""
 
 
 def plain(text: str) -> str:
@@ -35,31 +34,48 @@ def judge(item: dict, reply: dict) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__)
-    parser.add_argument("file", type=Path)
-    parser.add_argument("-v", "--verbose", action="store_true", help="one line per question")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    service = QAService(Config.from_env(), progress=False)
-    items = [json.loads(line) for line in args.file.open(encoding="utf-8") if line.strip()]
+def read_items(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def evaluate(service: QAService, items: list[dict], verbose: bool = False) -> list[dict]:
+    """One verdict per item; with verbose, one line per question as it is answered."""
     results = []
     for item in items:
         reply = service.ask(item["question"], 5)
         verdict = judge(item, reply)
         results.append(verdict)
-        if args.verbose:
-            answer = reply["answer"]["text"] if reply["answer"] else "(refused)"
-            print(f"{item['id']} {verdict} conf={reply['answer']['confidence'] if reply['answer'] else reply.get('confidence')} "
-                  f"gold={item.get('answer')} answer={answer[:60]}")
+        if verbose:
+            answer = reply["answer"]
+            print(f"{item.get('id')} {verdict} conf={answer['confidence'] if answer else reply.get('confidence')} "
+                  f"gold={item.get('answer')} answer={answer['text'][:60] if answer else '(refused)'}")
+    return results
+
+
+def summary(results: list[dict]) -> str:
     answerable = [r for r in results if r["answerable"]]
     unanswerable = [r for r in results if not r["answerable"]]
     n = len(answerable)
-    print(f"questions {len(results)} (answerable {n}, unanswerable {len(unanswerable)})")
-    print(f"hit@1 {sum(r['hit1'] for r in answerable)}/{n}  hit@5 {sum(r['hit5'] for r in answerable)}/{n}  "
-          f"answers containing the gold {sum(r['answer'] for r in answerable)}/{n}")
-    print(f"refusals of the unanswerable {sum(r['refused'] for r in unanswerable)}/{len(unanswerable)}  "
-          f"false refusals {sum(r['refused'] for r in answerable)}/{n}")
+    return "\n".join([
+        f"questions {len(results)} (answerable {n}, unanswerable {len(unanswerable)})",
+        f"hit@1 {sum(r['hit1'] for r in answerable)}/{n}  hit@5 {sum(r['hit5'] for r in answerable)}/{n}  "
+        f"answers containing the gold {sum(r['answer'] for r in answerable)}/{n}",
+        f"refusals of the unanswerable {sum(r['refused'] for r in unanswerable)}/{len(unanswerable)}  "
+        f"false refusals {sum(r['refused'] for r in answerable)}/{n}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__, epilog=FILE_FORMAT)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per question")
+    args = parser.parse_args(argv)
+    if not args.file.is_file():
+        parser.error(f"no such file: {args.file}")
+    logging.basicConfig(level=logging.WARNING)
+    items = read_items(args.file)
+    print(summary(evaluate(QAService(Config.from_env(), progress=False), items, args.verbose)))
     return 0
 
 

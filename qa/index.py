@@ -26,6 +26,7 @@ from qa.sparse import BM25Index
 from qa.tokenize import Tokenizer
 
 FORMAT_VERSION = 1
+DAMAGED = "index_damaged"  # error code of an index folder that cannot be read
 log = logging.getLogger(__name__)
 
 
@@ -114,53 +115,75 @@ class Index:
         return cls(corpus, bm25, ann, types, manifest)
 
     def save(self, folder: Path) -> None:
-        """Write into a temporary sibling folder, then rename into place: never a half index."""
+        """Write into a temporary sibling folder, then rename into place: never a half index.
+
+        A failed write removes its temporary folder and leaves the previous index as it was.
+        """
         folder = Path(folder)
-        tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        _check_replaceable(folder)
+        _remove_leftovers(folder)
+        tmp = _fresh_sibling(folder, "tmp")
         tmp.mkdir(parents=True)
-        _write_jsonl(tmp / "pages.jsonl", ({"name": n, "text": t} for n, t in self.corpus.pages.items()))
-        _write_jsonl(tmp / "articles.jsonl", (dataclasses.asdict(a) for a in self.corpus.articles.values()))
-        _write_jsonl(tmp / "chunks.jsonl", (dataclasses.asdict(c) | {"types": t}
-                                            for c, t in zip(self.corpus.chunks, self.types)))
-        self.bm25.save(tmp / "bm25")
-        self.ann.save(tmp / "ann")
-        (tmp / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2))
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            self._write(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _swap_into_place(tmp, folder)
+
+    def _write(self, folder: Path) -> None:
+        _write_jsonl(folder / "pages.jsonl", ({"name": n, "text": t} for n, t in self.corpus.pages.items()))
+        _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in self.corpus.articles.values()))
+        _write_jsonl(folder / "chunks.jsonl", (dataclasses.asdict(c) | {"types": t}
+                                               for c, t in zip(self.corpus.chunks, self.types)))
+        self.bm25.save(folder / "bm25")
+        self.ann.save(folder / "ann")
+        # The manifest last: a folder without one is never taken for an index.
+        (folder / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "Index":
-        manifest_path = Path(folder) / "manifest.json"
-        if not manifest_path.exists():
+        """Read an index folder; another format version or a damaged folder is refused with a clear message."""
+        folder = Path(folder)
+        manifest = read_manifest(folder)
+        if manifest is None:
             raise NotReady(f"no index at {folder}: run `python -m qa build`")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"index at {folder} has format version {manifest.get('format_version')}, this code reads "
-                f"version {FORMAT_VERSION}: rebuild it with `python -m qa build`"
-            )
+        check_format(manifest, folder)
+        try:
+            return cls._read(folder, manifest)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, EOFError) as error:
+            raise IndexMismatch(f"the index at {folder} is damaged ({type(error).__name__}: {error}): "
+                                f"rebuild it with `python -m qa build`", code=DAMAGED) from error
+
+    @classmethod
+    def _read(cls, folder: Path, manifest: dict) -> "Index":
         pages = {r["name"]: r["text"] for r in _read_jsonl(folder / "pages.jsonl")}
         articles = {r["id"]: _record(Article, r) for r in _read_jsonl(folder / "articles.jsonl")}
         rows = list(_read_jsonl(folder / "chunks.jsonl"))
         chunks = [_record(Chunk, r) for r in rows]
         corpus = Corpus(pages, articles, chunks, manifest.get("skipped", {}))
-        return cls(corpus, BM25Index.load(folder / "bm25"), ANN.load(folder / "ann"), [r["types"] for r in rows], manifest)
+        index = cls(corpus, BM25Index.load(folder / "bm25"), ANN.load(folder / "ann"), [r["types"] for r in rows],
+                    manifest)
+        sizes = {"chunks": len(chunks), "bm25": index.bm25.size, "vectors": index.ann.size,
+                 "manifest": manifest.get("counts", {}).get("chunks")}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"its parts disagree on the number of chunks: {sizes}")
+        return index
 
 
 def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
     """Parse the seed pages, build every component and write the index folder."""
     started = time.perf_counter()
+    checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
     pages, skipped = read_seeds(config.seeds_dir)
+    if not pages:
+        raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
     corpus = Corpus.from_pages(pages, config, skipped)
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.name)
     index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=progress)
     index.manifest |= {
         "settings": settings_of(config),
-        "seeds": {n: s for n, s in seed_checksums(config.seeds_dir).items()},
+        "seeds": checksums,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - started, 2),
         "encoded_chunks": cache.last_encoded,
@@ -169,19 +192,90 @@ def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress
     return index
 
 
-def stale_reason(config: Config) -> str | None:
-    """Why the index on disk must be rebuilt for this config and these seeds, or None if it is current."""
-    path = config.index_dir / "manifest.json"
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest of an index folder, None if there is none; an unreadable one is reported as damaged."""
+    path = Path(folder) / "manifest.json"
     if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise IndexMismatch(f"the index manifest {path} is unreadable ({error}): rebuild it with `python -m qa build`",
+                            code=DAMAGED) from error
+    if not isinstance(manifest, dict):
+        raise IndexMismatch(f"the index manifest {path} is not a JSON object: rebuild it with `python -m qa build`",
+                            code=DAMAGED)
+    return manifest
+
+
+def check_format(manifest: dict, folder: Path) -> None:
+    """Refuse an index written by another format version: this code would misread it."""
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index at {folder} has another format (format version {version}; this code reads version "
+            f"{FORMAT_VERSION}): delete it or rebuild it with `python -m qa build`"
+        )
+
+
+def stale_reason(config: Config) -> str | None:
+    """Why the index on disk must be rebuilt for this config and these seeds, or None if it is current.
+
+    Raises IndexMismatch for an index of another format version (that is refused, not rebuilt).
+    """
+    try:
+        manifest = read_manifest(config.index_dir)
+    except IndexMismatch as error:
+        return error.message  # damaged: rebuilt
+    if manifest is None:
         return "no index yet"
-    manifest = json.loads(path.read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
-        return f"format version {manifest.get('format_version')} != {FORMAT_VERSION}"
+    check_format(manifest, config.index_dir)
     if manifest.get("settings") != settings_of(config):
         return "settings changed"
     if manifest.get("seeds") != seed_checksums(config.seeds_dir):
         return "seed pages changed"
     return None
+
+
+def _fresh_sibling(folder: Path, kind: str) -> Path:
+    """A hidden sibling of the index folder for this process (same file system: renames are atomic)."""
+    path = folder.with_name(f".{folder.name}.{kind}-{os.getpid()}")
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def _swap_into_place(new: Path, folder: Path) -> None:
+    old = _fresh_sibling(folder, "old")
+    if folder.exists():
+        folder.rename(old)
+    new.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Only an index (a folder with a manifest) or an empty folder is ever replaced: never other files."""
+    if not folder.exists() or folder.is_dir() and ((folder / "manifest.json").exists() or not any(folder.iterdir())):
+        return
+    raise NotReady(f"{folder} is not an index folder (it holds files but no manifest): refusing to replace it; "
+                   f"point QA_INDEX_DIR at an index folder, an empty one or a new path")
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary folders of builds whose process is gone (killed mid-build); a running build's stay."""
+    for path in folder.parent.glob(f".{folder.name}.*-*"):
+        kind, _, pid = path.name.rpartition("-")
+        if kind in (f".{folder.name}.tmp", f".{folder.name}.old") and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    return True
 
 
 def _record(cls, row: dict):

@@ -13,7 +13,7 @@ from qa.analysis import Passage, Question
 # the passage within it).
 FEATURES = ("bm25", "dense", "article", "window", "sentence", "chunk", "type", "title")
 # Weights fitted on both public benchmark sets (benchmarks/tune_rerank.py, BENCHMARKS.md).
-WEIGHTS = np.array([1.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
+WEIGHTS = np.array([1.0, 96.107, 28.913, 23.049, 6.108, 5.471, 1.521, 27.269], dtype=np.float32)
 
 
 @dataclass(frozen=True)

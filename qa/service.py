@@ -11,7 +11,7 @@ from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Article, Chunk, Hit
 from qa.errors import BadRequest, IndexMismatch, NotFound
-from qa.index import FORMAT_VERSION, Index, build_index, stale_reason
+from qa.index import DAMAGED, Index, build_index, stale_reason
 from qa.model import ensure_model
 from qa.retrieve import Retriever
 from qa.tokenize import Tokenizer
@@ -19,7 +19,7 @@ from qa.tokenize import Tokenizer
 log = logging.getLogger(__name__)
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
-_SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d+)$")
+_SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
 
 
 class QAService:
@@ -28,6 +28,7 @@ class QAService:
     def __init__(self, config: Config, progress: bool = True):
         started = time.perf_counter()
         self.config = config
+        stale_reason(config)  # an index of another format is refused before the slow model load
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
         self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads)
@@ -36,7 +37,7 @@ class QAService:
         corpus = self.index.corpus
         self.answerer = Answerer(self.tokenizer, self.index.bm25.idf, corpus.headline)
         self.chunks_by_id = {c.id: c for c in corpus.chunks}
-        self.encoder.encode_query("预热")  # the first forward pass is slow: pay it at start-up
+        self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
 
     # -- questions ---------------------------------------------------------------------------
@@ -97,12 +98,11 @@ class QAService:
 
     # -- lookups -----------------------------------------------------------------------------
     def citation(self, citation_id: str) -> dict:
-        match = _SENTENCE_ID.match(citation_id)
-        chunk = self.chunks_by_id.get(match["chunk"] if match else citation_id)
-        if chunk is None or (match and int(match["n"]) >= len(chunk.sentences)):
-            raise NotFound(f"no citation with id {citation_id!r}")
+        """A passage id cites the whole passage, a sentence id (passage id + "-sNN") one of its sentences."""
+        chunk, sentence = self._cited(citation_id)
         raw = self.index.corpus.pages[chunk.page]
-        cited = raw_span(chunk, raw, *chunk.sentences[int(match["n"])]) if match else raw_span(chunk, raw, 0, len(chunk.text))
+        start, end = chunk.sentences[sentence] if sentence is not None else (0, len(chunk.text))
+        cited = raw_span(chunk, raw, start, end)
         p_start, p_end = paragraph_bounds(raw, cited.start, cited.end)
         return {
             "id": citation_id,
@@ -112,20 +112,31 @@ class QAService:
             "span": {"text": cited.text, "raw": raw[cited.start:cited.end], "start": cited.start, "end": cited.end},
         }
 
+    def _cited(self, citation_id: str) -> tuple[Chunk, int | None]:
+        """The chunk and sentence index of a citation id; only the ids the service hands out are found."""
+        if citation_id in self.chunks_by_id:
+            return self.chunks_by_id[citation_id], None
+        match = _SENTENCE_ID.match(citation_id)
+        chunk = self.chunks_by_id.get(match["chunk"]) if match else None
+        if chunk and int(match["n"]) < len(chunk.sentences) and sentence_citation(chunk, int(match["n"])) == citation_id:
+            return chunk, int(match["n"])
+        raise NotFound(f"no citation with id {_quoted(citation_id)}")
+
     def articles(self) -> list[dict]:
         return [self._article_summary(a) for a in self.index.corpus.articles.values()]
 
     def article(self, article_id: str) -> dict:
         article = self.index.corpus.articles.get(article_id)
         if article is None:
-            raise NotFound(f"no article with id {article_id!r}")
+            raise NotFound(f"no article with id {_quoted(article_id)}")
         return self._article_json(article)
 
     def health(self) -> dict:
         manifest = self.index.manifest
         return {
             "ready": True,
-            "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "built_at", "build_seconds")},
+            "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "skipped", "built_at",
+                                                   "build_seconds")},
             "start_seconds": round(self.ready_seconds, 2),
         }
 
@@ -148,6 +159,11 @@ def sentence_citation(chunk: Chunk, sentence_index: int) -> str:
     return f"{chunk.id}-s{sentence_index:02d}"
 
 
+def _quoted(text: str, limit: int = 80) -> str:
+    """An id as quoted in an error message: repr, cut to a readable length."""
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 def paragraph_bounds(raw: str, start: int, end: int) -> tuple[int, int]:
     """The raw paragraph (between blank lines) around a span; a span over several gives all of them."""
     breaks = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(raw)]
@@ -157,17 +173,17 @@ def paragraph_bounds(raw: str, start: int, end: int) -> tuple[int, int]:
 
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
-    """Load the index; build it when missing or stale; refuse one of another format version."""
-    reason = stale_reason(config)
-    if reason and reason.startswith("format version"):
-        raise IndexMismatch(
-            f"the index at {config.index_dir} has another format ({reason}; this code reads version {FORMAT_VERSION}). "
-            f"Delete it or run `python -m qa build` to rebuild it."
-        )
-    if reason:
-        log.info("building the index (%s)", reason)
-        return build_index(config, encoder, tokenizer, progress=progress)
-    return Index.load(config.index_dir)
+    """Load the index; build it when missing, stale or damaged; refuse one of another format version."""
+    reason = stale_reason(config)  # raises IndexMismatch for another format version
+    if reason is None:
+        try:
+            return Index.load(config.index_dir)
+        except IndexMismatch as error:
+            if error.code != DAMAGED:
+                raise
+            reason = error.message
+    log.info("building the index at %s (%s)", config.index_dir, reason)
+    return build_index(config, encoder, tokenizer, progress=progress)
 
 
 def check_question(body: object) -> tuple[str, int]:
@@ -177,6 +193,8 @@ def check_question(body: object) -> tuple[str, int]:
     question = body.get("question")
     if not isinstance(question, str) or not question.strip():
         raise BadRequest("'question' must be a non-empty string", code="invalid_question")
+    if not _is_unicode(question):
+        raise BadRequest("'question' must be valid Unicode text (it holds a lone surrogate)", code="invalid_question")
     if len(question) > 1000:
         raise BadRequest("'question' must be at most 1000 characters", code="question_too_long")
     top_k = body.get("top_k", 5)
@@ -184,5 +202,15 @@ def check_question(body: object) -> tuple[str, int]:
         raise BadRequest("'top_k' must be an integer from 1 to 20", code="invalid_top_k")
     unknown = set(body) - {"question", "top_k"}
     if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}", code="unknown_field")
+        names = ", ".join(_quoted(name, 40) for name in sorted(unknown)[:5])
+        raise BadRequest(f"unknown field(s): {names}; the fields are 'question' and 'top_k'", code="unknown_field")
     return question.strip(), top_k
+
+
+def _is_unicode(text: str) -> bool:
+    """False for strings with lone surrogates: JSON allows them ("\\ud800"), nothing downstream does."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -57,5 +57,17 @@ class Tokenizer:
         return [t for t in self._jieba.lcut(self.prepare(text)) if _is_word(t)]
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
-        """(word, POS flag) pairs from jieba's tagger, on the text as it is (offsets stay usable)."""
-        return [(p.word, p.flag) for p in self._pos.lcut(text)]
+        """(word, POS flag) pairs covering `text` in order, so offsets stay usable.
+
+        The tagger runs on the simplified form: jieba's dictionary is simplified Chinese, and on
+        traditional text its HMM fallback is both slow and poor. opencc t2s keeps the length almost
+        always; when it does not, the text is tagged as it is.
+        """
+        prepared = self.prepare(text)
+        if len(prepared) != len(text):
+            return [(p.word, p.flag) for p in self._pos.lcut(text)]
+        pairs, pos = [], 0
+        for p in self._pos.lcut(prepared):
+            pairs.append((text[pos : pos + len(p.word)], p.flag))
+            pos += len(p.word)
+        return pairs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -36,14 +37,16 @@ def _service() -> QAService:
 
 
 def _json_body() -> object:
-    if request.content_length and request.content_length > current_app.config["MAX_CONTENT_LENGTH"]:
-        raise PayloadTooLarge(f"the body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes")
+    """The request's JSON body. Werkzeug stops reading past MAX_CONTENT_LENGTH (413), chunked bodies too."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     if not request.is_json:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("the body is not valid JSON", code="invalid_json")
-    return body
+    try:
+        return json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
 
 
 @api.post("/ask")
@@ -77,8 +80,13 @@ def _error_response(error: Exception):
     if isinstance(error, QAError):
         return jsonify(error.to_json()), error.status
     if isinstance(error, HTTPException):
-        code = _HTTP_CODES.get(error.code, "http_error")
-        body = {"error": {"code": code, "message": error.description or error.name}}
-        return jsonify(body), error.code
+        status = error.code or 500
+        body = {"error": {"code": _HTTP_CODES.get(status, "http_error"), "message": error.description or error.name}}
+        return jsonify(body), status, _headers_of(error)
     log.exception("unhandled error")
     return jsonify({"error": {"code": "internal_error", "message": "internal error"}}), 500
+
+
+def _headers_of(error: HTTPException) -> list[tuple[str, str]]:
+    """Werkzeug's headers for an error (e.g. Allow on a 405) but its HTML content type."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from qa.index import FORMAT_VERSION
 from qa.normalize import normalise
 
 ASK_FIELDS = {"question", "answer", "passages", "timings_ms"}
@@ -78,6 +80,7 @@ def test_health_reports_index(live_server):
     assert body["ready"] is True
     assert body["index"]["counts"]["chunks"] > 0
     assert body["index"]["model"]["dimension"] == 384
+    assert body["index"]["format_version"] == FORMAT_VERSION and body["index"]["built_at"]
 
 
 @pytest.mark.parametrize(
@@ -156,3 +159,52 @@ def test_routing_errors_are_json(live_server, method, path, status, code):
     reply = requests.request(method, live_server + path, timeout=10)
     assert reply.status_code == status
     assert reply.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),  # deeper than the JSON parser's stack
+        (b'{"question": "' + b"\\u4e00" * 10 + b'", "a": ' + b"1" * 5000 + b"}", "invalid_json"),  # int too long
+        (b"null", "invalid_body"),
+        (b'{"question": "\\ud800?"}', "invalid_question"),  # a lone surrogate is valid JSON, not text
+        (b'{"question": "x", "\\ud800": 1}', "unknown_field"),
+    ],
+)
+def test_hostile_json_gets_400_not_500(live_server, data, code):
+    reply = _post(live_server, data, "application/json")
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    ["-s" + "9" * 5000, "-s1", "-s001", "-s99", "-s", "x"],
+)
+def test_only_issued_citation_ids_are_found(live_server, service, suffix):
+    passage = service.index.corpus.chunks[0].id
+    assert requests.get(f"{live_server}/api/citations/{passage}-s00", timeout=10).status_code == 200
+    reply = requests.get(f"{live_server}/api/citations/{passage}{suffix}", timeout=10)
+    assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "not_found"
+
+
+def test_method_not_allowed_names_the_allowed_methods(live_server):
+    reply = requests.put(live_server + "/api/ask", json={"question": "谁？"}, timeout=10)
+    assert reply.status_code == 405
+    assert "POST" in reply.headers["Allow"]
+    assert reply.headers["Content-Type"].startswith("application/json")
+
+
+def test_body_far_over_the_limit_is_cut_off_by_the_server(live_server):
+    """waitress itself refuses bodies over 4x the limit before buffering them (its reply is plain text)."""
+    reply = _post(live_server, b'{"question": "' + b"a" * 4_100_000 + b'"}', "application/json")
+    assert reply.status_code == 413
+
+
+def test_concurrent_questions_are_all_answered(live_server):
+    questions = ["表彰大会由谁主持？", "宣传活动一共制作了多少面展板？", "莲湖街道清除了几处菜地？"] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(lambda q: ask(live_server, {"question": q, "top_k": 3}), questions, timeout=120))
+    assert [r.status_code for r in replies] == [200] * len(questions)
+    assert [r.json()["question"] for r in replies] == questions

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
 
-from qa.index import FORMAT_VERSION, Index, build_index, seed_checksums, stale_reason
+from qa.ann import FaissFlat
+from qa.config import ROOT
 from qa.errors import IndexMismatch, NotReady
+from qa.index import FORMAT_VERSION, Index, build_index, seed_checksums, stale_reason
 from qa.service import load_or_build
 
 
@@ -64,3 +69,106 @@ def test_index_of_another_format_is_refused(config, service, tmp_path):
 def test_missing_index_is_reported(tmp_path):
     with pytest.raises(NotReady):
         Index.load(tmp_path / "nothing")
+
+
+@pytest.fixture()
+def index_copy(config, service, tmp_path):
+    """A private copy of the session's index, with the config that points at it."""
+    shutil.copytree(config.index_dir, tmp_path / "index")
+    return replace(config, index_dir=tmp_path / "index")
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
+
+
+def test_crash_midway_through_writing_keeps_the_previous_index(index_copy, service, monkeypatch):
+    before = _snapshot(index_copy.index_dir)
+
+    def crash(self, folder):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(FaissFlat, "_save", crash)  # pages, articles, chunks and BM25 are written by then
+    with pytest.raises(OSError, match="simulated"):
+        build_index(index_copy, service.encoder, service.tokenizer, progress=False)
+    assert _snapshot(index_copy.index_dir) == before
+    assert _leftovers(index_copy.index_dir) == []
+
+
+def test_bad_seeds_folder_fails_before_touching_the_index(index_copy, service, tmp_path):
+    before = _snapshot(index_copy.index_dir)
+    for seeds in (tmp_path / "missing", tmp_path):  # no folder; a folder without pages
+        bad = replace(index_copy, seeds_dir=seeds)
+        with pytest.raises(NotReady, match="no readable page files"):
+            load_or_build(bad, service.encoder, service.tokenizer, progress=False)
+    assert _snapshot(index_copy.index_dir) == before
+    assert _leftovers(index_copy.index_dir) == []
+
+
+def test_a_folder_of_other_files_is_never_replaced(config, service, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(NotReady, match="refusing to replace"):
+        build_index(replace(config, index_dir=folder), service.encoder, service.tokenizer, progress=False)
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]
+
+
+def test_load_or_build_builds_loads_and_rebuilds(config, service, tmp_path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(config.seeds_dir, seeds)
+    other = replace(config, seeds_dir=seeds, index_dir=tmp_path / "index")
+    built = load_or_build(other, service.encoder, service.tokenizer, progress=False)  # missing: built
+    assert (other.index_dir / "manifest.json").exists()
+    loaded = load_or_build(other, service.encoder, service.tokenizer, progress=False)  # current: loaded
+    assert loaded.manifest == built.manifest
+    page = sorted(seeds.glob("*.txt"))[-1]
+    page.unlink()
+    rebuilt = load_or_build(other, service.encoder, service.tokenizer, progress=False)  # stale: rebuilt
+    assert rebuilt.manifest["counts"]["pages"] == built.manifest["counts"]["pages"] - 1
+    assert page.name not in rebuilt.corpus.pages
+    assert stale_reason(other) is None
+
+
+def test_damaged_index_is_reported_and_rebuilt(index_copy, service):
+    (index_copy.index_dir / "chunks.jsonl").unlink()
+    with pytest.raises(IndexMismatch, match="damaged") as caught:
+        Index.load(index_copy.index_dir)
+    assert caught.value.code == "index_damaged"
+    index = load_or_build(index_copy, service.encoder, service.tokenizer, progress=False)
+    assert Index.load(index_copy.index_dir).manifest["counts"] == index.manifest["counts"]
+
+
+def test_unreadable_manifest_is_rebuilt(index_copy, service):
+    (index_copy.index_dir / "manifest.json").write_text("{half a manifest")
+    assert "is unreadable" in stale_reason(index_copy)
+    load_or_build(index_copy, service.encoder, service.tokenizer, progress=False)
+    assert stale_reason(index_copy) is None
+
+
+def test_leftovers_of_a_killed_build_are_removed(index_copy, service):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = index_copy.index_dir.with_name(f".index.tmp-{dead.stdout.strip()}")
+    leftover.mkdir()
+    (leftover / "pages.jsonl").write_text("")
+    build_index(index_copy, service.encoder, service.tokenizer, progress=False)
+    assert _leftovers(index_copy.index_dir) == []
+
+
+def test_server_refuses_an_index_of_another_format(index_copy, server_command):
+    manifest_path = index_copy.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    manifest_path.write_text(json.dumps(manifest))
+    env = os.environ | {"QA_INDEX_DIR": str(index_copy.index_dir), "QA_SEEDS_DIR": str(index_copy.seeds_dir),
+                        "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(server_command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"has another format (format version {FORMAT_VERSION + 1}" in result.stderr
+    assert "python -m qa build" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(manifest_path.read_text()) == manifest, "the index is left as it was"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from qa.config import ROOT
-from qa.eval import judge
+from qa.eval import judge, read_items
 
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
 
@@ -16,7 +14,7 @@ DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
 def verdicts(service):
     if not DEV.exists():
         pytest.skip(f"{DEV} is not here")
-    items = [json.loads(line) for line in DEV.open(encoding="utf-8") if line.strip()]
+    items = read_items(DEV)  # closes the file: an unclosed one is a ResourceWarning, an error here
     return [judge(item, service.ask(item["question"], 5)) for item in items]
 
 
