@@ -13,8 +13,8 @@ from qa.tokenize import Tokenizer
 
 # Logistic calibration of the confidence, fitted by benchmarks/calibrate.py (see BENCHMARKS.md):
 # intercept, then one weight per CONFIDENCE_FEATURES entry.
-CONFIDENCE_FEATURES = ("coverage", "missing_idf", "typed", "cosine", "agreement")
-CONFIDENCE_WEIGHTS = (-6.0, 8.0, -0.5, 1.0, 2.0, 1.0)
+CONFIDENCE_FEATURES = ("coverage", "missing_idf", "typed", "cosine", "bm25_share", "dense_gap")
+CONFIDENCE_WEIGHTS = (-7.865, 8.113, 0.132, 0.098, 2.479, 1.723, 0.383)
 
 
 # The answer sentence is looked for in the top passages, the lower ones at a small price per rank.
@@ -64,7 +64,7 @@ class Answerer:
         )[1:]
         chunk = hit.chunk
         a, b = chunk.sentences[index]
-        features = self._features(q, hits[0], hits, chunk, typed=short is not None)
+        features = self._features(q, hit, typed=short is not None)
         raw = raw_page_of(chunk.page)
         sentence_span = raw_span(chunk, raw, a, b)
         text_span = raw_span(chunk, raw, a + short[0], a + short[1]) if short else sentence_span
@@ -90,7 +90,8 @@ class Answerer:
                 best = (value, hit, i, short)
         return best
 
-    def _features(self, q: analysis.Question, top: Hit, hits: list[Hit], chunk: Chunk, typed: bool) -> dict[str, float]:
+    def _features(self, q: analysis.Question, hit: Hit, typed: bool) -> dict[str, float]:
+        chunk, top = hit.chunk, hit
         context = self.tokenizer.prepare(self.headline_of(chunk) + "\n" + chunk.text)
         total = sum(w for _, w in q.words) or 1.0
         found = [w for word, w in q.words if word in context]
@@ -100,7 +101,10 @@ class Answerer:
             "missing_idf": max(missing, default=0.0) / max((w for _, w in q.words), default=1.0),
             "typed": float(typed or not q.kind),
             "cosine": top.scores.get("cosine", 0.0),
-            "agreement": min(top.scores.get("bm25", 0.0), top.scores.get("dense", 0.0)),
+            # Do both retrievers back the top passage? Its BM25 as a share of the best candidate's, and
+            # its cosine minus the best candidate's.
+            "bm25_share": top.scores.get("bm25", 0.0),
+            "dense_gap": top.scores.get("dense", 0.0),
         }
 
     @staticmethod

@@ -34,7 +34,7 @@ class Config:
     candidates: int = _setting(100, "Candidates each retriever hands to fusion.", "QA_CANDIDATES")
     rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
     dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
-    refuse_below: float = _setting(0.5, "Answers with a lower confidence are refused (answer: null).", "QA_REFUSE_BELOW")
+    refuse_below: float = _setting(0.3, "Answers with a lower confidence are refused (answer: null); chosen on the dev set.", "QA_REFUSE_BELOW")
     torch_threads: int = _setting(2, "Threads torch uses for encoding.", "QA_TORCH_THREADS")
     host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
     port: int = _setting(8000, "Port the server listens on.", "QA_PORT")

@@ -10,7 +10,7 @@ from qa import analysis, rerank
 from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Hit
-from qa.fusion import fuse, normalise_scores, top_k
+from qa.fusion import fuse, top_k
 from qa.index import Index
 from qa.tokenize import Tokenizer
 
@@ -60,15 +60,10 @@ class Retriever:
         # Relative to the best candidate, not min-max: the top candidates' margins are what separates them.
         bm25_n = bm25[order] / max(float(bm25[order].max(initial=0.0)), 1e-9)
         cosine_n = cosine[order] - float(cosine[order].max(initial=0.0))
-        fused_n = fused[order]
         candidates = [self.chunks[int(ids[pos])] for pos in order]
-        article_best: dict[str, float] = {}
-        for chunk, value in zip(candidates, fused_n):
-            article_best[chunk.article_id] = max(article_best.get(chunk.article_id, 0.0), float(value))
         hits = []
         for j, (pos, chunk) in enumerate(zip(order, candidates)):
-            retrieval = (float(bm25_n[j]), float(cosine_n[j]), article_best[chunk.article_id])
-            m = rerank.match(q, self.passages[int(ids[pos])], retrieval)
+            m = rerank.match(q, self.passages[int(ids[pos])], (float(bm25_n[j]), float(cosine_n[j])))
             scores = dict(zip(rerank.FEATURES, m.features.tolist()))
             scores |= {"bm25_raw": float(bm25[pos]), "cosine": float(cosine[pos]), "fused": float(fused[pos]),
                        "best_sentence": m.best_sentence}
