@@ -52,7 +52,7 @@ def main() -> None:
     for folder in args.benches:
         corpus = load_corpus(folder, config)
         index = Index.build(corpus, seeds.encoder, seeds.tokenizer,
-                            cache=EmbeddingCache(config.cache_dir / "embeddings", seeds.encoder.name), progress=False)
+                            cache=EmbeddingCache(config.cache_dir / "embeddings", seeds.encoder.fingerprint), progress=False)
         retriever = Retriever(index, seeds.encoder, seeds.tokenizer, config)
         answerer = Answerer(seeds.tokenizer, index.bm25.idf, corpus.headline)
         questions = [json.loads(line) for line in (folder / "questions.jsonl").open(encoding="utf-8")]

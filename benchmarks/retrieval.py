@@ -86,7 +86,7 @@ def main() -> None:
     encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads)
     started = time.perf_counter()
     corpus = load_corpus(args.dataset, config)
-    index = Index.build(corpus, encoder, tokenizer, cache=EmbeddingCache(config.cache_dir / "embeddings", encoder.name),
+    index = Index.build(corpus, encoder, tokenizer, cache=EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint),
                         progress=True)
     retriever = Retriever(index, encoder, tokenizer, config)
     print(f"# {args.dataset.name}: {len(corpus.articles)} docs, {len(corpus.chunks)} chunks, "

@@ -83,7 +83,10 @@ class Answerer:
             prepared = self.tokenizer.prepare(sentence)
             coverage = sum(w for word, w in q.words if word in prepared or word in headline) / total
             anchors = [p for word, _ in q.words for p in _positions(prepared, word)]
-            short = short_answer(question, q.kind, sentence, self.tokenizer.tagged, anchors)
+            # Align the prepared (simplified, NFKC, lower-case) forms: traditional or full-width questions
+            # then match too. Offsets carry over only when preparing kept the sentence's length.
+            target = prepared if len(prepared) == len(sentence) else sentence
+            short = short_answer(q.text, q.kind, target, self.tokenizer.tagged, anchors)
             # A sentence that answers beats one that only echoes the question.
             value = coverage + (0.5 if short else 0.0) - RANK_PENALTY * rank
             if value > best[0]:

@@ -41,6 +41,21 @@ class Config:
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
     threads: int = _setting(4, "waitress worker threads.", "QA_THREADS")
 
+    def __post_init__(self):
+        at_least_one = ("chunk_min_chars", "chunk_max_chars", "candidates", "rerank_depth", "torch_threads",
+                        "threads", "max_body_bytes")
+        problems = [f"{name} must be at least 1" for name in at_least_one if getattr(self, name) < 1]
+        if self.chunk_min_chars > self.chunk_max_chars:
+            problems.append("chunk_min_chars must not exceed chunk_max_chars")
+        if self.chunk_overlap_sentences < 0 or self.dense_weight < 0:
+            problems.append("chunk_overlap_sentences and dense_weight must not be negative")
+        if not 0 <= self.refuse_below <= 1:
+            problems.append("refuse_below must be between 0 and 1")
+        if not 0 <= self.port <= 65535:
+            problems.append("port must be between 0 and 65535")
+        if problems:
+            raise ValueError("invalid settings: " + "; ".join(problems))
+
     @property
     def resolved_model_path(self) -> Path:
         return self.model_path or (self.cache_dir / "models" / "multilingual-e5-small")

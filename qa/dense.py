@@ -23,6 +23,7 @@ class Encoder:
         torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(model_path), device="cpu")
         self.name = Path(model_path).name
+        self.fingerprint = fingerprint(Path(model_path))
         self.dim = self.model.get_embedding_dimension()
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.encode_query = functools.lru_cache(maxsize=query_cache)(self._encode_query)
@@ -32,10 +33,6 @@ class Encoder:
                                    show_progress_bar=False)[0]
         vector.setflags(write=False)  # shared by the cache: never modified in place
         return vector
-
-    def encode_queries(self, questions: list[str], progress: bool = False) -> np.ndarray:
-        texts = [self.query_prefix + q for q in questions]
-        return self._encode(texts, progress)
 
     def encode_passages(self, passages: list[str], progress: bool = False, cache: "EmbeddingCache | None" = None) -> np.ndarray:
         texts = [self.passage_prefix + p for p in passages]
@@ -48,6 +45,27 @@ class Encoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=progress,
                                  convert_to_numpy=True).astype(np.float32)
+
+
+def fingerprint(model_path: Path) -> str:
+    """Folder name plus a short hash of the model's config files and weights (size, first and last MiB).
+
+    Two different models never share cached vectors or an index, even in folders of the same name;
+    sampling the weights keeps this well under a second for a 470 MB file.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model_path.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(model_path)).encode())
+        if path.suffix in (".json", ".txt"):
+            digest.update(path.read_bytes())
+            continue
+        size = path.stat().st_size
+        digest.update(str(size).encode())
+        with path.open("rb") as f:
+            digest.update(f.read(1 << 20))
+            f.seek(max(size - (1 << 20), 0))
+            digest.update(f.read(1 << 20))
+    return f"{model_path.name}-{digest.hexdigest()[:12]}"
 
 
 class EmbeddingCache:

@@ -31,11 +31,6 @@ class NotFound(QAError):
     code = "not_found"
 
 
-class MethodNotAllowed(QAError):
-    status = 405
-    code = "method_not_allowed"
-
-
 class PayloadTooLarge(QAError):
     status = 413
     code = "payload_too_large"

@@ -9,7 +9,7 @@ from qa.qtype import DATE, NUMBER, type_spans
 
 # The interrogative phrase of a question (with the measure word or noun glued to it, e.g. 多少面, 哪个社区).
 _WH = re.compile(
-    r"什么时候|什么地方|什么样的?|什么|哪一?(?:个|些|位|家|种|天|年|月|座|条|所|项)?|哪里|哪儿|谁|多少|几|多大|多长|多久"
+    r"什么时候|什么地方|什么样的?|什么|哪里|哪儿|哪一?(?:个|些|位|家|种|天|年|月|座|条|所|项)?|谁|多少|几|多大|多长|多久"
     r"|何时|何地|何处|如何|怎样|怎么"
 )
 # Interrogatives that ask "which/how many X": the X glued after them is part of the answer.

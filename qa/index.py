@@ -108,7 +108,7 @@ class Index:
         ]
         manifest = {
             "format_version": FORMAT_VERSION,
-            "model": {"name": encoder.name, "dimension": encoder.dim},
+            "model": {"name": encoder.name, "dimension": encoder.dim, "fingerprint": encoder.fingerprint},
             "counts": {"pages": len(corpus.pages), "articles": len(corpus.articles), "chunks": len(corpus.chunks)},
             "skipped": corpus.skipped,
         }
@@ -179,7 +179,7 @@ def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress
     if not pages:
         raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
     corpus = Corpus.from_pages(pages, config, skipped)
-    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.name)
+    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
     index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=progress)
     index.manifest |= {
         "settings": settings_of(config),

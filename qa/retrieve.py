@@ -55,7 +55,6 @@ class Retriever:
         cosine = self.index.ann.vectors(ids) @ query
         fused = fuse(bm25, cosine, self.config.dense_weight)
         order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
-        searched = time.perf_counter()
         q = analysis.question(question, self.tokenizer, self.index.bm25.idf)
         # Relative to the best candidate, not min-max: the top candidates' margins are what separates them.
         bm25_n = bm25[order] / max(float(bm25[order].max(initial=0.0)), 1e-9)
@@ -69,7 +68,6 @@ class Retriever:
                        "best_sentence": m.best_sentence}
             hits.append(Hit(chunk, rerank.score(m), scores))
         hits.sort(key=lambda h: -h.score)
-        if timings is not None:
-            timings.update(embed=(embedded - started) * 1000, search=(searched - embedded) * 1000,
-                           rerank=(time.perf_counter() - searched) * 1000)
+        if timings is not None:  # search = BM25, ANN, fusion and re-ranking
+            timings.update(embed=(embedded - started) * 1000, search=(time.perf_counter() - embedded) * 1000)
         return hits[:k]

@@ -177,11 +177,16 @@ def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progre
     reason = stale_reason(config)  # raises IndexMismatch for another format version
     if reason is None:
         try:
-            return Index.load(config.index_dir)
+            index = Index.load(config.index_dir)
         except IndexMismatch as error:
             if error.code != DAMAGED:
                 raise
             reason = error.message
+        else:
+            model = index.manifest.get("model", {})
+            if model.get("fingerprint") == encoder.fingerprint and model.get("dimension") == encoder.dim:
+                return index
+            reason = f"built with model {model.get('fingerprint')}, serving {encoder.fingerprint}"
     log.info("building the index at %s (%s)", config.index_dir, reason)
     return build_index(config, encoder, tokenizer, progress=progress)
 

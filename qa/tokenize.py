@@ -49,13 +49,6 @@ class Tokenizer:
         return [t for t in self.splitter(self.prepare(text))
                 if _is_word(t) and t not in self.stopwords and not _INTERROGATIVE.match(t)]
 
-    def many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self(t) for t in texts]
-
-    def words(self, text: str) -> list[str]:
-        """Accurate-mode words (no overlapping sub-words), stopwords kept: for answer features."""
-        return [t for t in self._jieba.lcut(self.prepare(text)) if _is_word(t)]
-
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, POS flag) pairs covering `text` in order, so offsets stay usable.
 
