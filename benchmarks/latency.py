@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", type=Path, nargs="?", default=DEFAULT_QUESTIONS)
     parser.add_argument("--url")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="passes over the questions (later ones hit the query cache)")
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in args.questions.open(encoding="utf-8") if line.strip()]

@@ -69,7 +69,15 @@ def read_seeds(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def seed_checksums(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.txt"))}
+    """sha256 of every page file; an unreadable one is listed as such (read_seeds reports why)."""
+    return {p.name: _sha256_or_none(p) for p in sorted(folder.glob("*.txt"))}
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def settings_of(config: Config) -> dict:
@@ -179,6 +187,8 @@ def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress
     if not pages:
         raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
     corpus = Corpus.from_pages(pages, config, skipped)
+    if not corpus.chunks:
+        raise NotReady(f"the pages in {config.seeds_dir} hold no text to index")
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
     index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=progress)
     index.manifest |= {

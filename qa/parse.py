@@ -80,7 +80,10 @@ def read_page(path: str | Path) -> str:
     never decoded with replacement characters.
     """
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:  # permission denied, a folder named *.txt, a vanished file
+        raise UnreadablePage(f"{path.name}: cannot be read ({error.strerror or error})") from error
     text = _decode(data, path)
     if "\x00" in text:
         raise UnreadablePage(f"{path.name}: holds NUL bytes: binary data, not a text page")

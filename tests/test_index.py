@@ -172,3 +172,16 @@ def test_server_refuses_an_index_of_another_format(index_copy, server_command):
     assert "python -m qa build" in result.stderr
     assert "Traceback" not in result.stderr
     assert json.loads(manifest_path.read_text()) == manifest, "the index is left as it was"
+
+
+def test_unreadable_and_binary_pages_are_skipped_and_reported(config, service, tmp_path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(config.seeds_dir, seeds)
+    (seeds / "zz_binary.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    (seeds / "zz_folder.txt").mkdir()
+    (seeds / "zz_gbk.txt").write_bytes("本报讯 区委宣传部举办读书会。\n".encode("gbk"))
+    other = replace(config, seeds_dir=seeds, index_dir=tmp_path / "index")
+    index = build_index(other, service.encoder, service.tokenizer, progress=False)
+    assert set(index.manifest["skipped"]) == {"zz_binary.txt", "zz_folder.txt"}
+    assert "zz_gbk.txt" in index.corpus.pages
+    assert index.manifest["counts"]["pages"] == 6
