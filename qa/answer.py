@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from qa import analysis
 from qa.documents import Chunk, Hit
-from qa.normalize import normalise_with_map
 from qa.extract import short_answer
+from qa.normalize import normalise_with_map
 from qa.tokenize import Tokenizer
 
 # Logistic calibration of the confidence, fitted by benchmarks/calibrate.py (see BENCHMARKS.md):

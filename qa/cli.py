@@ -57,7 +57,8 @@ def _build(config: Config, args) -> int:
 
 
 def _ask(config: Config, args) -> int:
-    from qa.service import QAService, check_question
+    from qa.service import QAService
+    from qa.validate import check_question
 
     question, top_k = check_question({"question": args.question, "top_k": args.top_k})
     reply = QAService(config, progress=True).ask(question, top_k)

@@ -307,3 +307,22 @@ def _read_jsonl(path: Path):
     with path.open(encoding="utf-8") as rows:
         for line in rows:
             yield json.loads(line)
+
+
+def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
+    """Load the index; build it when missing, stale or damaged; refuse one of another format version."""
+    reason = stale_reason(config)  # raises IndexMismatch for another format version
+    if reason is None:
+        try:
+            index = Index.load(config.index_dir)
+        except IndexMismatch as error:
+            if error.code != DAMAGED:
+                raise
+            reason = error.message
+        else:
+            model = index.manifest.get("model", {})
+            if model.get("fingerprint") == encoder.fingerprint and model.get("dimension") == encoder.dim:
+                return index
+            reason = f"built with model {model.get('fingerprint')}, serving {encoder.fingerprint}"
+    log.info("building the index at %s (%s)", config.index_dir, reason)
+    return build_index(config, encoder, tokenizer, progress=progress)

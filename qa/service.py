@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 
@@ -10,13 +9,13 @@ from qa.answer import Answer, Answerer, raw_span
 from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Article, Chunk, Hit
-from qa.errors import BadRequest, IndexMismatch, NotFound
-from qa.index import DAMAGED, Index, build_index, stale_reason
+from qa.errors import NotFound
+from qa.index import load_or_build, stale_reason
 from qa.model import ensure_model
 from qa.retrieve import Retriever
 from qa.tokenize import Tokenizer
+from qa.validate import quoted
 
-log = logging.getLogger(__name__)
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 _SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
@@ -120,7 +119,7 @@ class QAService:
         chunk = self.chunks_by_id.get(match["chunk"]) if match else None
         if chunk and int(match["n"]) < len(chunk.sentences) and sentence_citation(chunk, int(match["n"])) == citation_id:
             return chunk, int(match["n"])
-        raise NotFound(f"no citation with id {_quoted(citation_id)}")
+        raise NotFound(f"no citation with id {quoted(citation_id)}")
 
     def articles(self) -> list[dict]:
         return [self._article_summary(a) for a in self.index.corpus.articles.values()]
@@ -128,7 +127,7 @@ class QAService:
     def article(self, article_id: str) -> dict:
         article = self.index.corpus.articles.get(article_id)
         if article is None:
-            raise NotFound(f"no article with id {_quoted(article_id)}")
+            raise NotFound(f"no article with id {quoted(article_id)}")
         return self._article_json(article)
 
     def health(self) -> dict:
@@ -159,63 +158,9 @@ def sentence_citation(chunk: Chunk, sentence_index: int) -> str:
     return f"{chunk.id}-s{sentence_index:02d}"
 
 
-def _quoted(text: str, limit: int = 80) -> str:
-    """An id as quoted in an error message: repr, cut to a readable length."""
-    return repr(text[:limit]) + ("…" if len(text) > limit else "")
-
-
 def paragraph_bounds(raw: str, start: int, end: int) -> tuple[int, int]:
     """The raw paragraph (between blank lines) around a span; a span over several gives all of them."""
     breaks = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(raw)]
     p_start = max((b for a, b in breaks if b <= start), default=0)
     p_end = min((a for a, b in breaks if a >= end), default=len(raw))
     return p_start, p_end
-
-
-def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
-    """Load the index; build it when missing, stale or damaged; refuse one of another format version."""
-    reason = stale_reason(config)  # raises IndexMismatch for another format version
-    if reason is None:
-        try:
-            index = Index.load(config.index_dir)
-        except IndexMismatch as error:
-            if error.code != DAMAGED:
-                raise
-            reason = error.message
-        else:
-            model = index.manifest.get("model", {})
-            if model.get("fingerprint") == encoder.fingerprint and model.get("dimension") == encoder.dim:
-                return index
-            reason = f"built with model {model.get('fingerprint')}, serving {encoder.fingerprint}"
-    log.info("building the index at %s (%s)", config.index_dir, reason)
-    return build_index(config, encoder, tokenizer, progress=progress)
-
-
-def check_question(body: object) -> tuple[str, int]:
-    """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5)."""
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object", code="invalid_body")
-    question = body.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise BadRequest("'question' must be a non-empty string", code="invalid_question")
-    if not _is_unicode(question):
-        raise BadRequest("'question' must be valid Unicode text (it holds a lone surrogate)", code="invalid_question")
-    if len(question) > 1000:
-        raise BadRequest("'question' must be at most 1000 characters", code="question_too_long")
-    top_k = body.get("top_k", 5)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 20:
-        raise BadRequest("'top_k' must be an integer from 1 to 20", code="invalid_top_k")
-    unknown = set(body) - {"question", "top_k"}
-    if unknown:
-        names = ", ".join(_quoted(name, 40) for name in sorted(unknown)[:5])
-        raise BadRequest(f"unknown field(s): {names}; the fields are 'question' and 'top_k'", code="unknown_field")
-    return question.strip(), top_k
-
-
-def _is_unicode(text: str) -> bool:
-    """False for strings with lone surrogates: JSON allows them ("\\ud800"), nothing downstream does."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -10,7 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from qa.config import Config
 from qa.errors import BadRequest, PayloadTooLarge, QAError, UnsupportedMediaType
-from qa.service import QAService, check_question
+from qa.service import QAService
+from qa.validate import check_question
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")

@@ -14,8 +14,7 @@ import pytest
 from qa.ann import FaissFlat
 from qa.config import ROOT
 from qa.errors import IndexMismatch, NotReady
-from qa.index import FORMAT_VERSION, Index, build_index, seed_checksums, stale_reason
-from qa.service import load_or_build
+from qa.index import FORMAT_VERSION, Index, build_index, load_or_build, seed_checksums, stale_reason
 
 
 def test_manifest_describes_the_index(config, service):
