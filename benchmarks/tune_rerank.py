@@ -73,10 +73,10 @@ def main() -> None:
     print("current  ", " ".join(f"{v:8.3f}" for v in WEIGHTS))
     print("fitted   ", " ".join(f"{v:8.3f}" for v in w_all))
     fused = np.zeros(len(FEATURES))
-    fused[FEATURES.index("bm25")], fused[FEATURES.index("dense")] = 1.0, 0.6
+    fused[FEATURES.index("bm25_share")], fused[FEATURES.index("dense_gap")] = 1.0, 0.6
     for name, qs in sets.items():
         others = [q for n, q2 in sets.items() if n != name for q in q2]
-        line = (f"{name}: n={len(qs)} fused-only {hit1(qs, fused):.3f} current {hit1(qs, WEIGHTS):.3f} "
+        line = (f"{name}: n={len(qs)} bm25+0.6dense {hit1(qs, fused):.3f} current {hit1(qs, WEIGHTS):.3f} "
                 f"fitted-on-all {hit1(qs, w_all):.3f} 5-fold-cv {cross_validated(qs):.3f}")
         if others:
             line += f" trained-on-others {hit1(qs, fit(others)):.3f}"

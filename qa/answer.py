@@ -94,7 +94,7 @@ class Answerer:
         return best
 
     def _features(self, q: analysis.Question, hit: Hit, typed: bool) -> dict[str, float]:
-        chunk, top = hit.chunk, hit
+        chunk = hit.chunk
         context = self.tokenizer.prepare(self.headline_of(chunk) + "\n" + chunk.text)
         total = sum(w for _, w in q.words) or 1.0
         found = [w for word, w in q.words if word in context]
@@ -103,11 +103,11 @@ class Answerer:
             "coverage": sum(found) / total,
             "missing_idf": max(missing, default=0.0) / max((w for _, w in q.words), default=1.0),
             "typed": float(typed or not q.kind),
-            "cosine": top.scores.get("cosine", 0.0),
-            # Do both retrievers back the top passage? Its BM25 as a share of the best candidate's, and
-            # its cosine minus the best candidate's.
-            "bm25_share": top.scores.get("bm25", 0.0),
-            "dense_gap": top.scores.get("dense", 0.0),
+            "cosine": hit.scores.get("cosine", 0.0),
+            # Do both retrievers back the answer's passage? Its BM25 as a share of the best candidate's,
+            # and its cosine minus the best candidate's.
+            "bm25_share": hit.scores.get("bm25_share", 0.0),
+            "dense_gap": hit.scores.get("dense_gap", 0.0),
         }
 
     @staticmethod

@@ -8,10 +8,10 @@ import numpy as np
 
 from qa.analysis import Passage, Question
 
-# bm25: share of the best candidate's BM25; dense: cosine minus the best candidate's cosine; window,
+# bm25_share: BM25 as a share of the best candidate's; dense_gap: cosine minus the best candidate's; window,
 # sentence, chunk: how much of the question the best two-sentence window / sentence / whole passage
 # holds; type: the best sentence holds an answer of the asked type; title: overlap with the headline.
-FEATURES = ("bm25", "dense", "window", "sentence", "chunk", "type", "title")
+FEATURES = ("bm25_share", "dense_gap", "window", "sentence", "chunk", "type", "title")
 # Fitted by pairwise logistic regression on both public sets (benchmarks/tune_rerank.py), then the
 # BM25 weight raised from 1 to 8: neutral on both public sets, and the seed news questions need it
 # (cosine margins are small and noisy among same-topic news). See BENCHMARKS.md.
@@ -31,7 +31,7 @@ def _share(q: frozenset[str], other: frozenset[str]) -> float:
 
 
 def match(q: Question, p: Passage, retrieval: tuple[float, float]) -> Match:
-    """Features of one candidate; `retrieval` is (bm25, dense), relative to the other candidates."""
+    """Features of one candidate; `retrieval` is (bm25_share, dense_gap), relative to the other candidates."""
     sentences = p.sentences
     # The headline/title is the context of every sentence: a sentence need not repeat its topic.
     words = [(word, w, word in p.title) for word, w in q.words]
