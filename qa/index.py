@@ -270,8 +270,22 @@ def _check_replaceable(folder: Path) -> None:
                    f"point QA_INDEX_DIR at an index folder, an empty one or a new path")
 
 
+def recover_interrupted_swap(folder: Path) -> None:
+    """A build killed between the two renames of its swap left no index but the previous one as
+    `.<name>.old-<pid>`: put that back."""
+    if folder.exists():
+        return
+    for path in sorted(folder.parent.glob(f".{folder.name}.old-*")):
+        pid = path.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)) and (path / "manifest.json").exists():
+            path.rename(folder)
+            log.warning("restored the index %s from an interrupted swap", folder)
+            return
+
+
 def _remove_leftovers(folder: Path) -> None:
     """Temporary folders of builds whose process is gone (killed mid-build); a running build's stay."""
+    recover_interrupted_swap(folder)
     for path in folder.parent.glob(f".{folder.name}.*-*"):
         kind, _, pid = path.name.rpartition("-")
         if kind in (f".{folder.name}.tmp", f".{folder.name}.old") and pid.isdigit() and not _alive(int(pid)):
@@ -311,6 +325,7 @@ def _read_jsonl(path: Path):
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
     """Load the index; build it when missing, stale or damaged; refuse one of another format version."""
+    recover_interrupted_swap(config.index_dir)
     reason = stale_reason(config)  # raises IndexMismatch for another format version
     if reason is None:
         try:

@@ -184,3 +184,12 @@ def test_unreadable_and_binary_pages_are_skipped_and_reported(config, service, t
     assert set(index.manifest["skipped"]) == {"zz_binary.txt", "zz_folder.txt"}
     assert "zz_gbk.txt" in index.corpus.pages
     assert index.manifest["counts"]["pages"] == 6
+
+
+def test_index_lost_between_the_swap_renames_is_restored(config, service, tmp_path):
+    index_dir = tmp_path / "index"
+    shutil.copytree(config.index_dir, tmp_path / ".index.old-999999999")  # a build killed mid-swap
+    built_at = json.loads((config.index_dir / "manifest.json").read_text())["built_at"]
+    index = load_or_build(replace(config, index_dir=index_dir), service.encoder, service.tokenizer, progress=False)
+    assert index.manifest["built_at"] == built_at, "the previous index is back, not rebuilt"
+    assert index_dir.exists() and not (tmp_path / ".index.old-999999999").exists()
