@@ -83,7 +83,8 @@ def main() -> None:
 
     config = Config.from_env()
     tokenizer = Tokenizer()
-    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads)
+    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
+                      config.query_threads)
     started = time.perf_counter()
     corpus = load_corpus(args.dataset, config)
     index = Index.build(corpus, encoder, tokenizer, cache=EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint),

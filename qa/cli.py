@@ -49,7 +49,8 @@ def _build(config: Config, args) -> int:
     from qa.model import ensure_model
     from qa.tokenize import Tokenizer
 
-    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads)
+    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
+                      config.query_threads)
     index = build_index(config, encoder, Tokenizer(), progress=True)
     print(json.dumps({k: index.manifest[k] for k in ("counts", "build_seconds", "encoded_chunks", "skipped")},
                      ensure_ascii=False))

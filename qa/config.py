@@ -35,7 +35,8 @@ class Config:
     rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
     dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
     refuse_below: float = _setting(0.3, "Answers with a lower confidence are refused (answer: null); chosen on the dev set.", "QA_REFUSE_BELOW")
-    torch_threads: int = _setting(2, "Threads torch uses for encoding.", "QA_TORCH_THREADS")
+    torch_threads: int = _setting(2, "Threads torch uses to encode passages (index builds).", "QA_TORCH_THREADS")
+    query_threads: int = _setting(1, "Threads torch uses to encode one question while serving.", "QA_QUERY_THREADS")
     host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
     port: int = _setting(8000, "Port the server listens on.", "QA_PORT")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
@@ -43,7 +44,7 @@ class Config:
 
     def __post_init__(self):
         at_least_one = ("chunk_min_chars", "chunk_max_chars", "candidates", "rerank_depth", "torch_threads",
-                        "threads", "max_body_bytes")
+                        "query_threads", "threads", "max_body_bytes")
         problems = [f"{name} must be at least 1" for name in at_least_one if getattr(self, name) < 1]
         if self.chunk_min_chars > self.chunk_max_chars:
             problems.append("chunk_min_chars must not exceed chunk_max_chars")

@@ -30,7 +30,8 @@ class QAService:
         stale_reason(config)  # an index of another format is refused before the slow model load
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
-        self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads)
+        self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
+                               config.query_threads)
         self.index = load_or_build(config, self.encoder, self.tokenizer, progress)
         self.retriever = Retriever(self.index, self.encoder, self.tokenizer, config)
         corpus = self.index.corpus
