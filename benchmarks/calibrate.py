@@ -34,8 +34,9 @@ from qa.service import QAService  # noqa: E402
 
 
 def features_of(retriever: Retriever, answerer: Answerer, pages: dict, question: str):
-    hits = retriever.hybrid(question, 5)
-    answer = answerer.answer(question, hits, pages.__getitem__)
+    analysed = retriever.analyse(question)
+    hits = retriever.hybrid(question, 5, analysed=analysed)
+    answer = answerer.answer(analysed, hits, pages.__getitem__)
     return hits, [answer.features[f] for f in CONFIDENCE_FEATURES]
 
 

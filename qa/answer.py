@@ -54,12 +54,11 @@ class Answerer:
     def __init__(self, tokenizer: Tokenizer, idf, headline_of):
         self.tokenizer, self.idf, self.headline_of = tokenizer, idf, headline_of
 
-    def answer(self, question: str, hits: list[Hit], raw_page_of) -> Answer | None:
+    def answer(self, q: analysis.Question, hits: list[Hit], raw_page_of) -> Answer | None:
         if not hits:
             return None
-        q = analysis.question(question, self.tokenizer, self.idf)
         hit, index, short = max(
-            (self._best_sentence(question, q, hit, rank) for rank, hit in enumerate(hits[:ANSWER_DEPTH])),
+            (self._best_sentence(q, hit, rank) for rank, hit in enumerate(hits[:ANSWER_DEPTH])),
             key=lambda found: found[0],
         )[1:]
         chunk = hit.chunk
@@ -70,7 +69,7 @@ class Answerer:
         text_span = raw_span(chunk, raw, a + short[0], a + short[1]) if short else sentence_span
         return Answer(text_span, sentence_span, self._confidence(features), chunk, index, features)
 
-    def _best_sentence(self, question: str, q: analysis.Question, hit: Hit, rank: int):
+    def _best_sentence(self, q: analysis.Question, hit: Hit, rank: int):
         """(value, hit, sentence index, short answer span or None) of the passage's best sentence: the one
         that covers the question best, preferring one that holds a short answer; lower-ranked passages
         pay a small price so the top passage wins ties."""

@@ -228,6 +228,17 @@ def check_format(manifest: dict, folder: Path) -> None:
         )
 
 
+def refuse_other_format(folder: Path) -> None:
+    """Raise IndexMismatch for an index of another format version; a missing or damaged one is let
+    through (it is built or rebuilt). Cheap: reads only the manifest."""
+    try:
+        manifest = read_manifest(folder)
+    except IndexMismatch:
+        return
+    if manifest is not None:
+        check_format(manifest, folder)
+
+
 def stale_reason(config: Config) -> str | None:
     """Why the index on disk must be rebuilt for this config and these seeds, or None if it is current.
 

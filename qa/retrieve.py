@@ -39,10 +39,16 @@ class Retriever:
         scores, ids = self.index.ann.search(self.encoder.encode_query(question)[None, :], k)
         return [Hit(self.chunks[i], float(s), {"dense": float(s)}) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
-    def hybrid(self, question: str, k: int, timings: dict[str, float] | None = None) -> list[Hit]:
+    def analyse(self, question: str) -> analysis.Question:
+        """The question's words, IDF weights, bigrams and asked type: computed once per request."""
+        return analysis.question(question, self.tokenizer, self.index.bm25.idf)
+
+    def hybrid(self, question: str, k: int, timings: dict[str, float] | None = None,
+               analysed: analysis.Question | None = None) -> list[Hit]:
         """Union of both top-N lists, exact scores of both for each, fused, then the top re-ranked.
 
-        Milliseconds per stage go into `timings` when the caller passes a dict.
+        Milliseconds per stage go into `timings` when the caller passes a dict; a caller that also
+        extracts an answer passes the question it already analysed.
         """
         started = time.perf_counter()
         query = self.encoder.encode_query(question)
@@ -55,7 +61,7 @@ class Retriever:
         cosine = self.index.ann.vectors(ids) @ query
         fused = fuse(bm25, cosine, self.config.dense_weight)
         order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
-        q = analysis.question(question, self.tokenizer, self.index.bm25.idf)
+        q = analysed or self.analyse(question)
         # Relative to the best candidate, not min-max: the top candidates' margins are what separates them.
         bm25_n = bm25[order] / max(float(bm25[order].max(initial=0.0)), 1e-9)
         cosine_n = cosine[order] - float(cosine[order].max(initial=0.0))

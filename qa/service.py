@@ -10,7 +10,7 @@ from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Article, Chunk, Hit
 from qa.errors import NotFound
-from qa.index import load_or_build, stale_reason
+from qa.index import load_or_build, refuse_other_format
 from qa.model import ensure_model
 from qa.retrieve import Retriever
 from qa.tokenize import Tokenizer
@@ -27,7 +27,7 @@ class QAService:
     def __init__(self, config: Config, progress: bool = True):
         started = time.perf_counter()
         self.config = config
-        stale_reason(config)  # an index of another format is refused before the slow model load
+        refuse_other_format(config.index_dir)  # before the slow model load
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
         self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
@@ -44,9 +44,10 @@ class QAService:
     def ask(self, question: str, top_k: int = 5) -> dict:
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        hits = self.retriever.hybrid(question, top_k, timings)
+        analysed = self.retriever.analyse(question)
+        hits = self.retriever.hybrid(question, top_k, timings, analysed)
         answered = time.perf_counter()
-        answer = self.answerer.answer(question, hits, self.index.corpus.pages.__getitem__)
+        answer = self.answerer.answer(analysed, hits, self.index.corpus.pages.__getitem__)
         refused = answer is None or answer.confidence < self.config.refuse_below
         body = {
             "question": question,
