@@ -1,10 +1,14 @@
-"""Latency of /api/ask through a real server: start-up, p50/p95/p99 with one client, throughput with 8.
+"""Latency of /api/ask through a real server, and the build and start-up times of the seeds' index.
 
-Usage: python benchmarks/latency.py [QUESTIONS.jsonl] [--url URL] [--rounds N] [--clients N]
+Usage: python benchmarks/latency.py [QUESTIONS.jsonl] [--url URL] [--rounds N] [--clients N] [--no-build]
 
-Without --url it starts `server.py` on a free loopback port (over the built index/, which it builds
-first if needed) and also reports the time from process start to a ready /api/health and the
-server's RSS. Every loop is bounded: `rounds` passes over the question set.
+Without --url it first times three index builds of the seeds with `python -m qa build` into a
+temporary folder (unless --no-build): cold (an empty embedding cache: every passage is embedded),
+warm (every embedding cached) and one page changed (only that page's passages embedded). Then it
+starts `server.py` on a free loopback port over the built index/ (building it first if needed) and
+reports the time from process start to a ready /api/health, the one-client p50/p95/p99, the
+throughput of `clients` concurrent clients and the server's RSS. Every loop is bounded: `rounds`
+passes over the question set.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,19 +29,21 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
+ENV = os.environ | {"HF_HUB_OFFLINE": "1"}
 
 
-def start_server() -> tuple[subprocess.Popen, str, float]:
+def start_server(env: dict[str, str] | None = None, timeout: float = 600) -> tuple[subprocess.Popen, str, float]:
+    """server.py on a free loopback port (`env` added to the environment); (process, url, seconds to ready)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=ROOT, env=ENV | (env or {}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("server exited during start-up")
@@ -43,9 +51,14 @@ def start_server() -> tuple[subprocess.Popen, str, float]:
             if requests.get(url + "/api/health", timeout=2).ok:
                 return process, url, time.perf_counter() - started
         except requests.ConnectionError:
-            time.sleep(0.1)
+            time.sleep(0.05)
     process.kill()
-    raise SystemExit("server not ready in 600 s")
+    raise SystemExit(f"server not ready in {timeout:.0f} s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)
 
 
 def rss_mb(pid: int) -> float:
@@ -67,24 +80,64 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def one_client(url: str, questions: list[str], rounds: int) -> list[float]:
+    """Milliseconds of each request of `rounds` passes, after three warm-up requests."""
+    session = requests.Session()
+    for q in questions[:3]:
+        ask(session, url, q)
+    return [ask(session, url, q) for _ in range(rounds) for q in questions]
+
+
+def build(env: dict[str, str]) -> tuple[float, dict]:
+    """`python -m qa build` in a process of its own (`env` added): (process wall seconds, its summary line)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "qa", "build"], cwd=ROOT, env=ENV | env, capture_output=True,
+                          text=True, check=True)
+    return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_times() -> None:
+    """Cold, warm and one-page-changed builds of the seeds into a temporary index folder and cache."""
+    from qa.config import Config
+
+    config = Config.from_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = Path(tmp) / "seeds"
+        shutil.copytree(config.seeds_dir, seeds)
+        page = sorted(seeds.glob("*.txt"))[2]
+        env = {"QA_SEEDS_DIR": str(seeds), "QA_INDEX_DIR": str(Path(tmp) / "index"),
+               "QA_CACHE_DIR": str(Path(tmp) / "cache"), "QA_MODEL_PATH": str(config.resolved_model_path)}
+        for name in ("cold (empty embedding cache)", "warm (all embeddings cached)", "one page changed"):
+            if name == "one page changed":  # three sentences of one page end differently
+                page.write_text(page.read_text(encoding="utf-8").replace("。", "，", 3), encoding="utf-8")
+            wall, summary = build(env)
+            print(f"build {name}: {summary['build_seconds']:.2f} s in the build, {wall:.2f} s process wall, "
+                  f"{summary['encoded_chunks']} of {summary['counts']['chunks']} passages embedded", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", type=Path, nargs="?", default=DEFAULT_QUESTIONS)
     parser.add_argument("--url")
     parser.add_argument("--rounds", type=int, default=1, help="passes over the questions (later ones hit the query cache)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--no-build", action="store_true", help="skip the timed builds of the seeds")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in args.questions.open(encoding="utf-8") if line.strip()]
     process = None
     url = args.url
     if not url:
+        if not args.no_build:
+            build_times()
+        from qa.config import Config
+        from qa.index import stale_reason
+
+        if stale_reason(Config.from_env()):
+            build({})
         process, url, ready = start_server()
-        print(f"start to ready {ready:.2f} s (model + index load, warm-up included)")
+        print(f"start to ready {ready:.2f} s (server process start to /api/health, over the built index)")
     try:
-        session = requests.Session()
-        for q in questions[:3]:
-            ask(session, url, q)
-        times = [ask(session, url, q) for _ in range(args.rounds) for q in questions]
+        times = one_client(url, questions, args.rounds)
         print(f"one client: {len(times)} requests p50 {percentile(times, 50):.1f} ms p95 {percentile(times, 95):.1f} ms "
               f"p99 {percentile(times, 99):.1f} ms mean {statistics.mean(times):.1f} ms")
         work = [q for _ in range(args.rounds) for q in questions]
@@ -98,8 +151,7 @@ def main() -> None:
             print(f"server RSS {rss_mb(process.pid):.0f} MB")
     finally:
         if process:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_server(process)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Approximate-nearest-neighbour backends over normalised vectors: an abstract base and FAISS."""
+"""Nearest-neighbour search over normalised vectors: an abstract base, FAISS backends, the choice by size."""
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -34,10 +35,15 @@ class ANN(ABC):
     @abstractmethod
     def size(self) -> int: ...
 
+    def params(self) -> dict:
+        """The backend's own parameters, written into ann.json (for the record and for loading)."""
+        return {}
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._save(folder)
-        (folder / "ann.json").write_text(json.dumps({"format": FORMAT, "kind": self.kind, "size": self.size}))
+        (folder / "ann.json").write_text(json.dumps({"format": FORMAT, "kind": self.kind, "size": self.size,
+                                                     "params": self.params()}))
 
     @staticmethod
     def load(folder: Path) -> "ANN":
@@ -54,20 +60,24 @@ class ANN(ABC):
     def _load(cls, folder: Path) -> "ANN": ...
 
 
-class FaissFlat(ANN):
-    """Exact search with faiss.IndexFlatIP."""
-
-    kind = "faiss-flat"
+class FaissANN(ANN):
+    """A FAISS index holding the full float32 vectors (so `vectors` is exact), saved as vectors.faiss."""
 
     def __init__(self, index: faiss.Index | None = None):
         self.index = index
 
+    @abstractmethod
+    def _make(self, vectors: np.ndarray) -> faiss.Index:
+        """A new, empty (trained where needed) index for these vectors."""
+
     def build(self, vectors: np.ndarray) -> None:
-        self.index = faiss.IndexFlatIP(vectors.shape[1])
-        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.index = self._make(vectors)
+        self.index.add(vectors)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.size))
+        with _one_thread_for(len(queries) == 1):
+            return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.size))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
@@ -80,8 +90,79 @@ class FaissFlat(ANN):
         faiss.write_index(self.index, str(folder / "vectors.faiss"))
 
     @classmethod
-    def _load(cls, folder: Path) -> "FaissFlat":
-        return cls(faiss.read_index(str(folder / "vectors.faiss")))
+    def _load(cls, folder: Path) -> "FaissANN":
+        return cls(faiss.read_index(str(folder / "vectors.faiss")))  # search parameters are saved in the file
 
 
-BACKENDS: dict[str, type[ANN]] = {FaissFlat.kind: FaissFlat}
+class FaissFlat(FaissANN):
+    """Exact search (faiss.IndexFlatIP): every query scans every vector."""
+
+    kind = "faiss-flat"
+
+    def _make(self, vectors: np.ndarray) -> faiss.Index:
+        return faiss.IndexFlatIP(vectors.shape[1])
+
+
+class FaissHNSW(FaissANN):
+    """A graph index (faiss.IndexHNSWFlat): about log(n) work per query, slow to build."""
+
+    kind = "faiss-hnsw"
+    # M 16 loses recall on clustered vectors (0.60 at 100k, efSearch 128); M 32 holds it to 100k (0.975).
+    M, EF_CONSTRUCTION, EF_SEARCH = 32, 64, 128  # chosen by benchmarks/scaling.py (BENCHMARKS.md)
+
+    def _make(self, vectors: np.ndarray) -> faiss.Index:
+        index = faiss.IndexHNSWFlat(vectors.shape[1], self.M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction, index.hnsw.efSearch = self.EF_CONSTRUCTION, self.EF_SEARCH
+        return index
+
+    def params(self) -> dict:
+        return {"M": self.M, "efConstruction": self.EF_CONSTRUCTION, "efSearch": self.EF_SEARCH}
+
+
+class FaissIVF(FaissANN):
+    """Inverted lists over k-means cells (faiss.IndexIVFFlat): a query scans the `nprobe` nearest cells."""
+
+    kind = "faiss-ivf"
+    # 4 sqrt(n) cells, the nearest 3 % (at least 16) scanned: recall@10 0.99 at 100k, 1.0 at 1M (scaling.py).
+    CELLS_PER_SQRT, NPROBE_SHARE, MIN_NPROBE, TRAIN_PER_CELL = 4, 0.03, 16, 50
+
+    def _make(self, vectors: np.ndarray) -> faiss.Index:
+        cells = max(1, min(len(vectors) // self.TRAIN_PER_CELL, int(self.CELLS_PER_SQRT * np.sqrt(len(vectors)))))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], cells,
+                                   faiss.METRIC_INNER_PRODUCT)
+        # k-means on a fixed-seed sample: enough points per cell, far fewer than a million.
+        sample = np.random.default_rng(0).permutation(len(vectors))[: cells * self.TRAIN_PER_CELL]
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = min(cells, max(self.MIN_NPROBE, int(np.ceil(self.NPROBE_SHARE * cells))))
+        index.make_direct_map()  # reconstruct() by id, for `vectors`
+        return index
+
+    def params(self) -> dict:
+        ivf = faiss.extract_index_ivf(self.index) if self.index is not None else None
+        return {"nlist": ivf.nlist, "nprobe": ivf.nprobe} if ivf else {}
+
+
+@contextmanager
+def _one_thread_for(single: bool):
+    """One OpenMP thread for a single query: FAISS splits even one query's scan over its threads, and the
+    hand-off costs more than it saves while the server's other requests keep the cores busy (exact search of
+    10k vectors on a busy 2-core machine: 0.9 ms on one thread, 20 ms on two). OpenMP keeps the setting per
+    calling thread; it is put back afterwards, so builds and batch searches keep every thread."""
+    before = faiss.omp_get_max_threads()
+    if single:
+        faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+BACKENDS: dict[str, type[FaissANN]] = {b.kind: b for b in (FaissFlat, FaissHNSW, FaissIVF)}
+# The backend above the exact threshold: on the benchmark's vectors IVF keeps recall@10 at 0.99-1.0 from 100k
+# to 1M passages where HNSW falls to 0.59 at 1M, and builds 2-4 times faster (BENCHMARKS.md, Scale).
+APPROXIMATE = FaissIVF
+
+
+def for_size(size: int, exact_below: int) -> FaissANN:
+    """Exact search for a corpus below `exact_below` vectors, the approximate backend from there on."""
+    return FaissFlat() if size < exact_below else APPROXIMATE()

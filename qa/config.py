@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+_RATE = r"\s*\d+\s*(?:/|per)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
+_RATE_LIMIT = re.compile(rf"{_RATE}(?:;{_RATE})*")
+_KEY = re.compile(r"[\x21-\x7e]{16,}")  # long enough not to be guessed; ASCII: the same bytes in any header
+# An origin as browsers send it: scheme, host, optional port; no path, no wildcard (flask-cors would take
+# `*`, `$`, `[`... as a regular expression).
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
-def _setting(default, help: str, env: str | None = None):
-    """A documented setting: every field carries its help text and environment variable."""
-    return field(default=default, metadata={"help": help, "env": env})
+def _setting(default, help: str, env: str | None = None, secret: bool = False):
+    """A documented setting: every field carries its help text and environment variable; a secret one is
+    left out of the dataclass's repr (so out of any log line that prints a Config)."""
+    return field(default=default, repr=not secret, metadata={"help": help, "env": env})
 
 
 @dataclass(frozen=True)
@@ -35,27 +43,66 @@ class Config:
     rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
     dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
     refuse_below: float = _setting(0.3, "Answers with a lower confidence are refused (answer: null); chosen on the dev set.", "QA_REFUSE_BELOW")
-    torch_threads: int = _setting(2, "Threads torch uses to encode passages (index builds).", "QA_TORCH_THREADS")
-    query_threads: int = _setting(1, "Threads torch uses to encode one question while serving.", "QA_QUERY_THREADS")
+    torch_threads: int = _setting(2, "Threads ONNX Runtime uses to encode passages (index builds).", "QA_TORCH_THREADS")
+    query_threads: int = _setting(1, "Threads ONNX Runtime uses to encode one question while serving.", "QA_QUERY_THREADS")
+    ann_exact_below: int = _setting(50_000, "Indexes of fewer passages use exact vector search (FAISS Flat), larger "
+                                    "ones IVF (see BENCHMARKS.md, Scale).", "QA_ANN_EXACT_BELOW")
     host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
     port: int = _setting(8000, "Port the server listens on.", "QA_PORT")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
     threads: int = _setting(4, "waitress worker threads.", "QA_THREADS")
+    chat_max_messages: int = _setting(20, "Most messages a chat request may carry (the history included).",
+                                      "QA_CHAT_MAX_MESSAGES")
+    chat_max_chars: int = _setting(4000, "Longest message of a chat history; the question itself stays at most "
+                                   "1000 characters.", "QA_CHAT_MAX_CHARS")
+    rate_limit: str = _setting("120/minute", "Requests a client (its key, or its address) may make to /api and /v1 "
+                               "(flask-limiter notation, several joined by ';'); empty: no limit.", "QA_RATE_LIMIT")
+    request_timeout: int = _setting(60, "Seconds a connection may stay silent before waitress closes it.",
+                                    "QA_REQUEST_TIMEOUT")
+    model_name: str = _setting("qa-news-archive", "The model id `/v1/models` lists and `/v1/chat/completions` "
+                               "expects.", "QA_MODEL_NAME")
+    max_page_bytes: int = _setting(2_000_000, "Largest page file `qa add` and the admin API accept (413 above).",
+                                   "QA_MAX_PAGE_BYTES")
+    read_key: str = _setting("", "Key that `/api/*` (but `/api/health`) and `/v1/*` require; unset: open to all.",
+                             "QA_READ_KEY", secret=True)
+    admin_key: str = _setting("", "Key the admin routes `/api/admin/*` require (it opens the read routes too); "
+                              "unset: no admin routes.", "QA_ADMIN_KEY", secret=True)
+    cors_origins: str = _setting(
+        "",
+        "Comma-separated origins (`https://news.example.com`) whose pages may call `/api/*` and `/v1/*`; "
+        "unset: only the server's own origin.",
+        "QA_CORS_ORIGINS",
+    )
 
     def __post_init__(self):
         at_least_one = ("chunk_min_chars", "chunk_max_chars", "candidates", "rerank_depth", "torch_threads",
-                        "query_threads", "threads", "max_body_bytes")
+                        "query_threads", "threads", "max_body_bytes", "chat_max_messages", "chat_max_chars", "request_timeout", "max_page_bytes")
         problems = [f"{name} must be at least 1" for name in at_least_one if getattr(self, name) < 1]
         if self.chunk_min_chars > self.chunk_max_chars:
             problems.append("chunk_min_chars must not exceed chunk_max_chars")
+        if self.ann_exact_below < 0:
+            problems.append("ann_exact_below must not be negative")
         if self.chunk_overlap_sentences < 0 or self.dense_weight < 0:
             problems.append("chunk_overlap_sentences and dense_weight must not be negative")
         if not 0 <= self.refuse_below <= 1:
             problems.append("refuse_below must be between 0 and 1")
         if not 0 <= self.port <= 65535:
             problems.append("port must be between 0 and 65535")
+        problems += [f"{name} must be at least 16 printable ASCII characters, no spaces"
+                     for name in ("read_key", "admin_key") if getattr(self, name) and not _KEY.fullmatch(getattr(self, name))]
+        if self.read_key and self.read_key == self.admin_key:
+            problems.append("read_key and admin_key must differ")
+        problems += [f"cors origin {origin!r} is not scheme://host[:port]" for origin in self.allowed_origins
+                     if not _ORIGIN.fullmatch(origin)]
+        if self.rate_limit and not _RATE_LIMIT.fullmatch(self.rate_limit):
+            problems.append("rate_limit must look like '120/minute' or '10/second;1000/day'")
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The cross-origin allowlist: `cors_origins` split at commas."""
+        return tuple(origin.strip() for origin in self.cors_origins.split(",") if origin.strip())
 
     @property
     def resolved_model_path(self) -> Path:

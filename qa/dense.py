@@ -1,41 +1,50 @@
-"""Dense embeddings: a sentence-transformers encoder with e5 prefixes and a content-hash cache."""
+"""Dense embeddings: the model's ONNX export run by ONNX Runtime (no torch), e5 prefixes, a content-hash cache."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from qa.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, ensure_onnx
+
+BATCH = 32
 
 
 class Encoder:
-    """Encodes questions and passages into L2-normalised vectors."""
+    """Encodes questions and passages into L2-normalised vectors.
+
+    The sentence-transformers folder is exported to ONNX once (qa.export, with torch); from then on
+    onnxruntime and the `tokenizers` package do the work: serving never imports torch (seconds less
+    start-up). Questions run on the int8 model (13 ms instead of torch's 37), passages on the float32 one
+    (BENCHMARKS.md, Speed and scale).
+    """
 
     def __init__(self, model_path: Path, query_prefix: str, passage_prefix: str, threads: int = 2,
                  query_threads: int = 1, query_cache: int = 1024):
-        # Models are local folders: never ask a hub (there is none on our machines).
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch  # heavy imports only when a model is really used
-        from sentence_transformers import SentenceTransformer
-
-        # torch's thread count is process-wide. Batches of passages (index builds) use `threads`; the
-        # single-question forward passes of serving use `query_threads`: measured on 2 cores, one
-        # thread is faster for one question (38 vs 44 ms median) and leaves the other core to the
-        # server's other requests instead of spinning against them.
-        self._torch, self.threads, self.query_threads = torch, threads, query_threads
-        torch.set_num_threads(query_threads)
-        self.model = SentenceTransformer(str(model_path), device="cpu")
-        self.name = Path(model_path).name
-        self.fingerprint = fingerprint(Path(model_path))
-        self.dim = self.model.get_embedding_dimension()
+        model_path = Path(model_path)
+        self.name = model_path.name
+        self.fingerprint = fingerprint(model_path)
+        self.onnx = ensure_onnx(model_path, self.fingerprint)  # the folder of both ONNX models
+        self.tokenizer = _text_tokenizer(model_path)
+        # ONNX Runtime fixes a session's thread count when it is made. Single questions (serving) run on
+        # `query_threads`: on 2 cores one thread per question is faster under concurrent requests and
+        # leaves the other core to the server's other work. Batches of passages (index builds) get a
+        # session of the float32 model with `threads`, made only when something is to be encoded (the
+        # weights are memory-mapped: 0.2 s).
+        self.threads, self.query_threads = threads, query_threads
+        self._queries = _session(self.onnx / QUERY_FILE, query_threads)
+        self.dim = int(self._queries.get_outputs()[0].shape[-1])
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.encode_query = functools.lru_cache(maxsize=query_cache)(self._encode_query)
 
     def _encode_query(self, question: str) -> np.ndarray:
-        vector = self.model.encode([self.query_prefix + question], normalize_embeddings=True,
-                                   show_progress_bar=False)[0]
+        vector = _run(self._queries, [self.tokenizer.encode(self.query_prefix + question)])[0]
         vector.setflags(write=False)  # shared by the cache: never modified in place
         return vector
 
@@ -46,25 +55,65 @@ class Encoder:
         return cache.get_or_encode(texts, lambda missing: self._encode(missing, progress))
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        self._torch.set_num_threads(self.threads)
-        try:
-            return self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=progress,
-                                     convert_to_numpy=True).astype(np.float32)
-        finally:
-            self._torch.set_num_threads(self.query_threads)
+            return out
+        session = _session(self.onnx / ONNX_FILE, self.threads)
+        encodings = self.tokenizer.encode_batch(texts)
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths: little padding
+        with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress) as bar:
+            for start in range(0, len(texts), BATCH):
+                rows = order[start : start + BATCH]
+                out[rows] = _run(session, [encodings[i] for i in rows])
+                bar.update(len(rows))
+        return out
+
+
+def _text_tokenizer(model_path: Path):
+    """The model's fast tokenizer, truncating at the model's sequence limit as sentence-transformers does."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    settings = json.loads((model_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    tokenizer.enable_truncation(settings.get("max_seq_length", 512))
+    return tokenizer
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _run(session, encodings) -> np.ndarray:
+    """L2-normalised sentence vectors of a batch of encodings, padded here to the longest of the batch.
+
+    Padded positions are masked out of attention and pooling: the padding id (0) does not change a vector.
+    """
+    ids = np.zeros((len(encodings), max(len(e.ids) for e in encodings)), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, e in enumerate(encodings):
+        ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, 1
+    vectors = session.run([OUTPUT], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def fingerprint(model_path: Path) -> str:
     """Folder name plus a short hash of the model's config files and weights (size, first and last MiB).
 
     Two different models never share cached vectors or an index, even in folders of the same name;
-    sampling the weights keeps this well under a second for a 470 MB file.
+    sampling the weights keeps this well under a second for a 470 MB file. The ONNX export (a file
+    derived from the rest) is left out.
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in model_path.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(model_path)).encode())
+        relative = path.relative_to(model_path)
+        if relative.parts[0] == ONNX_FOLDER:
+            continue
+        digest.update(str(relative).encode())
         if path.suffix in (".json", ".txt"):
             digest.update(path.read_bytes())
             continue
@@ -107,7 +156,8 @@ class EmbeddingCache:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
+        # One temporary name per process: a server and `qa add` may save the cache at the same time.
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp.npz")
         keys = np.array(list(self._table.keys()), dtype="S32")
         np.savez(tmp, keys=keys, vectors=np.stack(list(self._table.values())).astype(np.float32))
         tmp.replace(self.path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from qa.analysis import sentence_types
-from qa.ann import ANN, FaissFlat
+from qa.ann import ANN, for_size
 from qa.chunk import chunk_article
 from qa.config import Config
 from qa.dense import EmbeddingCache, Encoder
@@ -104,11 +104,11 @@ class Index:
 
     @classmethod
     def build(cls, corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache: EmbeddingCache | None = None,
-              progress: bool = True) -> "Index":
+              progress: bool = True, ann_exact_below: int = Config.ann_exact_below) -> "Index":
         texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
         bm25 = BM25Index()
         bm25.build([tokenizer(t) for t in tqdm(texts, desc="tokenising", disable=not progress, unit="chunk")])
-        ann = FaissFlat()
+        ann = for_size(len(texts), ann_exact_below)  # exact search while it is fast enough
         ann.build(encoder.encode_passages(texts, progress=progress, cache=cache))
         types = [
             [sentence_types(c.text[a:b], tokenizer) for a, b in c.sentences]
@@ -190,7 +190,8 @@ def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress
     if not corpus.chunks:
         raise NotReady(f"the pages in {config.seeds_dir} hold no text to index")
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
-    index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=progress)
+    index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=progress,
+                        ann_exact_below=config.ann_exact_below)
     index.manifest |= {
         "settings": settings_of(config),
         "seeds": checksums,

@@ -1,0 +1,316 @@
+"""How search cost grows with the archive: FAISS Flat vs HNSW vs IVF, BM25, and /api/ask end to end.
+
+Usage: python benchmarks/scaling.py [--sizes 1000 10000 100000 1000000] [--e2e 10000 100000]
+                                    [--queries 200] [--max-build 600] [--json FILE] [--components FILE]
+                                    [--plot docs/scaling.png]
+
+The data (real where it can be, synthetic where it must be):
+- Passages: the CMRC 2018 dev corpus chunked by the project's chunker (about 2.6k chunks) embedded by
+  the model (from the embedding cache after benchmarks/retrieval.py has run; else encoded here, minutes).
+- Vectors for N passages: the real passage vectors first, then synthetic ones, each a real vector moved a
+  random 0-30 % of the way towards another real one plus Gaussian noise (sigma 0.02 per dimension, about
+  0.4 in norm), L2-normalised: clusters and neighbourhoods like the real ones', not uniform noise.
+- Queries: real CMRC questions embedded by the model (`--queries` of them, fixed sample).
+- BM25 documents: the real chunks' jieba tokens, each synthetic document a real one with 15 % of its
+  tokens replaced by words of a synthetic vocabulary (Zipf-distributed, so the vocabulary grows with N).
+- End to end: the five seed pages copied N/82 times under new names (same texts, the same answer types),
+  BM25 tokens varied as above and vectors as above, except the first copy, which keeps the real ones;
+  written as a real index folder and seeds folder, served by a real server.py; the dev questions asked
+  by one client (the real answers are still in the first copy).
+
+Per size and index type: build seconds, memory (the serialised index), recall@10 against the exact
+search, single-query p50/p95 of a top-100 search (what the server asks for). A build whose time,
+extrapolated from the size below, would exceed --max-build seconds is skipped and reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bm25s  # noqa: E402
+import faiss  # noqa: E402
+from bm25s.tokenization import Tokenized  # noqa: E402
+from latency import DEFAULT_QUESTIONS, one_client, percentile, rss_mb, start_server, stop_server  # noqa: E402
+from retrieval import load_corpus  # noqa: E402
+
+from qa.ann import BACKENDS, for_size  # noqa: E402
+from qa.config import ROOT, Config  # noqa: E402
+from qa.dense import EmbeddingCache, Encoder  # noqa: E402
+from qa.fusion import top_k  # noqa: E402
+from qa.index import Index, build_index, seed_checksums, settings_of  # noqa: E402
+from qa.model import ensure_model  # noqa: E402
+from qa.sparse import BM25Index  # noqa: E402
+from qa.tokenize import Tokenizer  # noqa: E402
+
+CMRC = ROOT.parent / "shared" / "bench" / "cmrc2018_dev"
+NOISE, PULL, REPLACE = 0.02, 0.3, 0.15
+CANDIDATES, RECALL_AT = 100, 10
+
+
+# -- synthetic data ---------------------------------------------------------------------------------
+def synthetic_vectors(base: np.ndarray, n: int, rng: np.random.Generator, keep: int | None = None) -> np.ndarray:
+    """n unit vectors: the first `keep` (default: all of base) real, the rest real ones moved and noised."""
+    keep = min(n, len(base) if keep is None else keep)
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    out[:keep] = base[:keep]
+    for start in range(keep, n, 100_000):
+        m = min(100_000, n - start)
+        a, b = rng.integers(len(base), size=m), rng.integers(len(base), size=m)
+        x = base[a] + rng.uniform(0, PULL, (m, 1)).astype(np.float32) * (base[b] - base[a])
+        x += rng.normal(0, NOISE, x.shape).astype(np.float32)
+        out[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def synthetic_token_ids(base: list[np.ndarray], vocab: int, n: int, rng: np.random.Generator,
+                        keep: int | None = None) -> tuple[list[np.ndarray], int]:
+    """n documents as token-id arrays over a vocabulary that grows: (documents, vocabulary size)."""
+    keep = min(n, len(base) if keep is None else keep)
+    docs = list(base[:keep])
+    grown = vocab
+    for i in range(keep, n):
+        doc = base[i % len(base)].copy()
+        swap = rng.random(len(doc)) < REPLACE
+        new = vocab + rng.zipf(1.3, int(swap.sum())) - 1  # synthetic words: ids from `vocab` on
+        doc[swap] = np.minimum(new, vocab + 50 * int(np.sqrt(n)))
+        grown = max(grown, int(doc.max()) + 1)
+        docs.append(doc)
+    return docs, grown
+
+
+# -- components -------------------------------------------------------------------------------------
+def faiss_figures(kind: str, vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> dict:
+    ann = BACKENDS[kind]()
+    started = time.perf_counter()
+    ann.build(vectors)
+    build = time.perf_counter() - started
+    times, found = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, ids = ann.search(q[None, :], CANDIDATES)
+        times.append((time.perf_counter() - started) * 1000)
+        found.append(ids[0][:RECALL_AT])
+    recall = np.mean([len(set(f) & set(e)) / RECALL_AT for f, e in zip(found, exact)])
+    return {"build_s": build, "memory_mb": faiss.serialize_index(ann.index).nbytes / 2**20, "recall": float(recall),
+            "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95), **ann.params()}
+
+
+class _Lists:
+    """Documents as lists when iterated (bm25s counts Python ints; a million lists at once would take 5 GB)."""
+
+    def __init__(self, docs: list[np.ndarray]):
+        self.docs = docs
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def __iter__(self):
+        return (d.tolist() for d in self.docs)
+
+
+def bm25_figures(docs: list[np.ndarray], vocab: int, queries: list[list[int]]) -> dict:
+    """The same bm25s scoring as qa.sparse.BM25Index (k1 1.2, b 0.75), over token ids."""
+    bm25 = bm25s.BM25(k1=1.2, b=0.75)
+    started = time.perf_counter()
+    bm25.index(Tokenized(ids=_Lists(docs), vocab={str(i): i for i in range(vocab)}), show_progress=False)
+    build = time.perf_counter() - started
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        top_k(bm25.get_scores([str(t) for t in q]), CANDIDATES)
+        times.append((time.perf_counter() - started) * 1000)
+    memory = sum(a.nbytes for a in bm25.scores.values() if isinstance(a, np.ndarray)) / 2**20
+    return {"build_s": build, "memory_mb": memory, "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95)}
+
+
+def components(sizes: list[int], n_queries: int, max_build: float, encoder: Encoder, config: Config) -> list[dict]:
+    rng = np.random.default_rng(0)
+    corpus = load_corpus(CMRC, config)
+    tokenizer = Tokenizer()
+    texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
+    base = encoder.encode_passages(texts, progress=True, cache=EmbeddingCache(config.cache_dir / "embeddings",
+                                                                             encoder.fingerprint))
+    questions = [json.loads(line)["question"] for line in (CMRC / "questions.jsonl").open(encoding="utf-8")]
+    questions = random.Random(0).sample(questions, n_queries)
+    queries = np.stack([encoder.encode_query(q) for q in questions])
+    vocab: dict[str, int] = {}
+    base_docs = [np.array([vocab.setdefault(t, len(vocab)) for t in tokenizer(text)], dtype=np.int64) for text in texts]
+    query_tokens = [[vocab[t] for t in tokenizer(q) if t in vocab] for q in questions]
+    print(f"# {len(base)} real passages and vectors, {len(queries)} real questions, vocabulary {len(vocab)}",
+          flush=True)
+    rows, previous = [], {}
+    for n in sizes:
+        vectors = synthetic_vectors(base, n, rng)
+        exact = BACKENDS["faiss-flat"]()
+        exact.build(vectors)
+        truth = exact.search(queries, RECALL_AT)[1]
+        row = {"size": n, "top1_cosine": float(exact.search(queries, 1)[0].mean())}
+        for kind in BACKENDS:
+            estimate = previous.get(kind, 0) * n / previous.get("size", n) * 1.3
+            if estimate > max_build:
+                row[kind] = {"skipped": f"build estimated at {estimate:.0f} s > --max-build {max_build:.0f}"}
+            else:
+                row[kind] = faiss_figures(kind, vectors, queries, truth)
+                previous[kind] = row[kind]["build_s"]
+            print(n, kind, _short(row[kind]), flush=True)
+        del vectors, exact
+        docs, grown = synthetic_token_ids(base_docs, len(vocab), n, rng)
+        row["bm25"] = bm25_figures(docs, grown, query_tokens) | {"vocabulary": grown}
+        print(n, "bm25", _short(row["bm25"]), flush=True)
+        del docs
+        previous["size"] = n
+        rows.append(row)
+    return rows
+
+
+# -- end to end -------------------------------------------------------------------------------------
+def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tokenizer: Tokenizer) -> Config:
+    """A seeds folder of copies of the seed pages and a real index of about n passages over it."""
+    seed = build_index(dataclasses.replace(config, index_dir=folder / "seed-index"), encoder, tokenizer, progress=False)
+    corpus, rng = seed.corpus, np.random.default_rng(1)
+    copies = -(-n // len(corpus.chunks))
+    seeds = folder / "seeds"
+    seeds.mkdir()
+    pages, articles, chunks, types = {}, {}, [], []
+    for r in range(copies):
+        rename = {p: f"r{r:05d}_{p}" for p in corpus.pages}
+        for page, raw in corpus.pages.items():
+            pages[rename[page]] = raw
+            (seeds / rename[page]).write_text(raw, encoding="utf-8")
+        stems = {Path(p).stem: Path(rename[p]).stem for p in corpus.pages}
+
+        def moved(text: str) -> str:
+            stem = text.split("-a")[0]
+            return stems[stem] + text[len(stem):]
+
+        for a in corpus.articles.values():
+            articles[moved(a.id)] = dataclasses.replace(a, id=moved(a.id), page=rename[a.page])
+        for c, t in zip(corpus.chunks, seed.types):
+            chunks.append(dataclasses.replace(c, id=moved(c.id), article_id=moved(c.article_id), page=rename[c.page]))
+            types.append(t)
+    texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
+    vocab: dict[str, int] = {}
+    base_docs = [np.array([vocab.setdefault(t, len(vocab)) for t in tokenizer(x)], dtype=np.int64) for x in texts]
+    words = list(vocab)
+    docs, grown = synthetic_token_ids(base_docs, len(vocab), len(chunks), rng)
+    words += [f"合成{i}" for i in range(grown - len(words))]
+    bm25 = BM25Index()
+    bm25.build([[words[t] for t in d] for d in docs])
+    ann = for_size(len(chunks), config.ann_exact_below)
+    ann.build(synthetic_vectors(seed.ann.vectors(np.arange(seed.ann.size)), len(chunks), rng))
+    served = dataclasses.replace(config, seeds_dir=seeds, index_dir=folder / "index")
+    from qa.index import Corpus
+
+    index = Index(Corpus(pages, articles, chunks), bm25, ann, types, seed.manifest | {
+        "counts": {"pages": len(pages), "articles": len(articles), "chunks": len(chunks)},
+        "settings": settings_of(served), "seeds": seed_checksums(seeds)})
+    index.save(served.index_dir)
+    return served
+
+
+def end_to_end(sizes: list[int], config: Config, encoder: Encoder) -> list[dict]:
+    questions = [json.loads(line)["question"] for line in DEFAULT_QUESTIONS.open(encoding="utf-8") if line.strip()]
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            served = replicated_index(n, Path(tmp), config, encoder, Tokenizer())
+            made = time.perf_counter() - started
+            process, url, ready = start_server({"QA_SEEDS_DIR": str(served.seeds_dir),
+                                                "QA_INDEX_DIR": str(served.index_dir)}, timeout=1800)
+            try:
+                times = one_client(url, questions, 2)
+                kind = json.loads((served.index_dir / "ann" / "ann.json").read_text())["kind"]
+                row = {"size": Index.load(served.index_dir).ann.size, "ann": kind, "index_made_s": made,
+                       "start_s": ready, "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95),
+                       "rss_mb": rss_mb(process.pid)}
+            finally:
+                stop_server(process)
+            shutil.rmtree(tmp, ignore_errors=True)
+        print("end to end", _short(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+# -- output -----------------------------------------------------------------------------------------
+def _short(row: dict) -> str:
+    return " ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+
+
+def plot(rows: list[dict], e2e: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    sizes = [r["size"] for r in rows]
+    for kind in [*BACKENDS, "bm25"]:
+        got = [(r["size"], r[kind]) for r in rows if "skipped" not in r[kind]]
+        x = [s for s, _ in got]
+        axes[0].plot(x, [f["p50_ms"] for _, f in got], marker="o", label=kind)
+        axes[1].plot(x, [f["memory_mb"] for _, f in got], marker="o", label=kind)
+        axes[2].plot(x, [f["build_s"] for _, f in got], marker="o", label=kind)
+        if kind != "bm25":
+            axes[3].plot(x, [f["recall"] for _, f in got], marker="o", label=kind)
+    if e2e:
+        axes[0].plot([r["size"] for r in e2e], [r["p50_ms"] for r in e2e], marker="s", color="black",
+                     label="/api/ask end to end")
+    titles = ("query p50 (ms)", "memory (MB)", "build (s)", "recall@10 vs exact")
+    for ax, title in zip(axes, titles):
+        ax.set_xscale("log")
+        ax.set_xlabel("passages")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(sizes)
+    for ax in axes[:3]:
+        ax.set_yscale("log")
+    axes[3].set_ylim(0.5, 1.02)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--e2e", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--max-build", type=float, default=600, help="skip an index build estimated to take longer")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--components", type=Path, help="take the component figures from this file (an earlier "
+                        "--json) instead of measuring them again")
+    parser.add_argument("--plot", type=Path, help="draw the curves into this PNG (e.g. docs/scaling.png)")
+    args = parser.parse_args()
+    config = Config.from_env()
+    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
+                      config.query_threads)
+    print(f"# faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads", flush=True)
+    if args.components:
+        rows = json.loads(args.components.read_text())["components"]
+    else:
+        rows = components(args.sizes, args.queries, args.max_build, encoder, config) if args.sizes else []
+    e2e = end_to_end(args.e2e, config, encoder)
+    if args.json:
+        args.json.write_text(json.dumps({"components": rows, "end_to_end": e2e}, indent=1))
+    if args.plot and rows:
+        plot(rows, e2e, args.plot)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Vector search backends: exact and approximate FAISS indexes, saved and loaded, chosen by corpus size."""
+
+from __future__ import annotations
+
+import json
+
+import faiss
+import numpy as np
+import pytest
+
+from qa.ann import ANN, BACKENDS, FaissFlat, FaissHNSW, FaissIVF, for_size
+from qa.config import Config
+from qa.dense import EmbeddingCache
+from qa.index import Index
+
+
+def clustered(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 20 centres: neighbourhoods like real passage vectors', not uniform noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dim))
+    x = centres[rng.integers(20, size=n)] + rng.normal(scale=0.3, size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+def test_each_backend_finds_the_exact_neighbours_and_survives_a_save(kind, tmp_path):
+    vectors, queries = clustered(3000), clustered(50, seed=1)
+    exact = FaissFlat()
+    exact.build(vectors)
+    truth = exact.search(queries, 10)[1]
+    ann = BACKENDS[kind]()
+    ann.build(vectors)
+    found = ann.search(queries, 10)[1]
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+    assert recall >= 0.95, recall
+    np.testing.assert_array_equal(ann.vectors(np.array([0, 7, 2999])), vectors[[0, 7, 2999]])
+    ann.save(tmp_path / "ann")
+    saved = json.loads((tmp_path / "ann" / "ann.json").read_text())
+    assert saved["kind"] == kind and saved["size"] == 3000 and saved["params"] == ann.params()
+    loaded = ANN.load(tmp_path / "ann")
+    assert type(loaded) is type(ann) and loaded.params() == ann.params()
+    np.testing.assert_array_equal(loaded.search(queries, 10)[1], found)
+    np.testing.assert_array_equal(loaded.vectors(np.array([5])), vectors[[5]])
+
+
+def test_size_chooses_the_backend():
+    assert type(for_size(49_999, 50_000)) is FaissFlat
+    assert type(for_size(50_000, 50_000)) is FaissIVF
+    assert type(for_size(10, 0)) is FaissIVF
+    assert isinstance(FaissHNSW(), ANN)  # measured by benchmarks/scaling.py, chosen by no size
+    with pytest.raises(ValueError, match="ann_exact_below"):
+        Config.from_env({"QA_ANN_EXACT_BELOW": "-1"})
+    assert Config.from_env({"QA_ANN_EXACT_BELOW": "1000"}).ann_exact_below == 1000
+
+
+def test_one_query_runs_on_one_thread_and_leaves_the_setting_as_it_was():
+    ann = FaissFlat()
+    ann.build(clustered(500))
+    before = faiss.omp_get_max_threads()
+    scores, ids = ann.search(clustered(1, seed=2), 5)
+    assert ids.shape == (1, 5) and scores[0][0] >= scores[0][-1]
+    assert faiss.omp_get_max_threads() == before
+
+
+def test_a_build_over_the_threshold_serves_from_ivf(service, tmp_path):
+    """The seeds indexed with the threshold below their size: an IVF index that finds every passage."""
+    corpus, encoder = service.index.corpus, service.encoder
+    cache = EmbeddingCache(service.config.cache_dir / "embeddings", encoder.fingerprint)
+    index = Index.build(corpus, encoder, service.tokenizer, cache=cache, progress=False, ann_exact_below=10)
+    assert index.ann.kind == "faiss-ivf" and cache.last_encoded == 0
+    index.save(tmp_path / "index")
+    loaded = Index.load(tmp_path / "index")
+    assert loaded.ann.kind == "faiss-ivf" and loaded.ann.size == len(corpus.chunks)
+    vectors = loaded.ann.vectors(np.arange(loaded.ann.size))
+    np.testing.assert_allclose(vectors, service.index.ann.vectors(np.arange(loaded.ann.size)), atol=1e-6)
+    scores, _ = loaded.ann.search(vectors, 1)
+    assert scores.min() > 0.9999  # every passage is its own nearest neighbour
