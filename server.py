@@ -47,11 +47,13 @@ def run(app, config: Config, debug: bool) -> None:
 
 
 def serve(app, config: Config) -> None:
-    """waitress buffers a whole body before the app sees it: cap it (well above the app's JSON 413 limit)."""
+    """waitress buffers a whole body before the app sees it: cap it (well above the app's own 413 limits,
+    so that the app's JSON 413 answers the bodies just over them: JSON bodies, and pages when admin is on)."""
     from waitress import serve as waitress_serve
 
+    largest = max(config.max_body_bytes, config.max_page_bytes if config.admin_key else 0)
     waitress_serve(app, host=config.host, port=config.port, threads=config.threads,
-                   max_request_body_size=4 * config.max_body_bytes)
+                   max_request_body_size=4 * largest, channel_timeout=config.request_timeout)
 
 
 if __name__ == "__main__":

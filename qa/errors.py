@@ -8,6 +8,7 @@ class QAError(Exception):
 
     status = 500
     code = "internal_error"
+    headers: dict[str, str] = {}  # sent with the reply (e.g. WWW-Authenticate on a 401)
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -34,6 +35,26 @@ class NotFound(QAError):
 class PayloadTooLarge(QAError):
     status = 413
     code = "payload_too_large"
+
+
+class Unauthorized(QAError):
+    """A route that needs a key was called without one."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="qa"'}
+
+
+class Forbidden(QAError):
+    """A key was sent but it does not open this route."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(QAError):
+    status = 409
+    code = "conflict"
 
 
 class UnsupportedMediaType(QAError):
@@ -65,3 +86,19 @@ class ModelError(QAError):
 
     status = 503
     code = "model_unavailable"
+
+
+class InvalidPageName(BadRequest):
+    """A page name that is not a plain `*.txt` file name (a path, a hidden file, another suffix)."""
+
+    code = "invalid_page_name"
+
+
+class EmptyPage(UnreadablePage):
+    """A page with no text to index."""
+
+    code = "empty_page"
+
+
+class PageTooLarge(PayloadTooLarge):
+    code = "page_too_large"

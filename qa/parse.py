@@ -84,27 +84,32 @@ def read_page(path: str | Path) -> str:
         data = path.read_bytes()
     except OSError as error:  # permission denied, a folder named *.txt, a vanished file
         raise UnreadablePage(f"{path.name}: cannot be read ({error.strerror or error})") from error
-    text = _decode(data, path)
+    return decode_page(data, path.name)
+
+
+def decode_page(data: bytes, name: str) -> str:
+    """The text of a page's bytes (see read_page); `name` is for the messages."""
+    text = _decode(data, name)
     if "\x00" in text:
-        raise UnreadablePage(f"{path.name}: holds NUL bytes: binary data, not a text page")
+        raise UnreadablePage(f"{name}: holds NUL bytes: binary data, not a text page")
     bad = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and not ch.isspace()))
     if text and bad / len(text) > MAX_BAD_SHARE:
-        raise UnreadablePage(f"{path.name}: {bad} of {len(text)} characters are control or replacement "
+        raise UnreadablePage(f"{name}: {bad} of {len(text)} characters are control or replacement "
                              "characters: binary data, not a text page")
     return text
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, name: str) -> str:
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
                           (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             try:
                 return data[len(bom):].decode(encoding)
             except UnicodeDecodeError as exc:
-                raise UnreadablePage(f"{path.name}: starts with a {encoding} byte-order mark but byte "
+                raise UnreadablePage(f"{name}: starts with a {encoding} byte-order mark but byte "
                                      f"{exc.start + len(bom)} is not {encoding}") from None
     if b"\x00" in data:
-        raise UnreadablePage(f"{path.name}: holds NUL bytes: binary data, not a text page")
+        raise UnreadablePage(f"{name}: holds NUL bytes: binary data, not a text page")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -112,7 +117,7 @@ def _decode(data: bytes, path: Path) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
-        raise UnreadablePage(f"{path.name}: neither UTF-8 nor GB18030 "
+        raise UnreadablePage(f"{name}: neither UTF-8 nor GB18030 "
                              f"(undecodable byte at offset {exc.start})") from None
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
+from qa.analysis import Question
 from qa.answer import Answer, Answerer, raw_span
 from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Article, Chunk, Hit
 from qa.errors import NotFound
-from qa.index import load_or_build, refuse_other_format
+from qa.index import Index, load_or_build, refuse_other_format
 from qa.model import ensure_model
 from qa.retrieve import Retriever
 from qa.tokenize import Tokenizer
@@ -19,6 +21,34 @@ from qa.validate import quoted
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 _SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything derived from one index. The service swaps it whole (one attribute): a request reads it
+    once and works on that, so it sees the old index or the new one, never a mix of the two."""
+
+    index: Index
+    retriever: Retriever
+    answerer: Answerer
+    chunks_by_id: dict[str, Chunk]
+
+    @classmethod
+    def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config) -> "Snapshot":
+        return cls(index, Retriever(index, encoder, tokenizer, config),
+                   Answerer(tokenizer, index.bm25.idf, index.corpus.headline), {c.id: c for c in index.corpus.chunks})
+
+
+@dataclass
+class Search:
+    """What retrieval found for one question, before the answer is extracted."""
+
+    snapshot: Snapshot  # the index it searched: the answer is taken from the same one
+    question: str
+    analysed: Question
+    hits: list[Hit]
+    timings: dict[str, float]  # milliseconds per stage
+    started: float  # perf_counter() at the start of the request
 
 
 class QAService:
@@ -32,35 +62,57 @@ class QAService:
         self.tokenizer = Tokenizer()
         self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
                                config.query_threads)
-        self.index = load_or_build(config, self.encoder, self.tokenizer, progress)
-        self.retriever = Retriever(self.index, self.encoder, self.tokenizer, config)
-        corpus = self.index.corpus
-        self.answerer = Answerer(self.tokenizer, self.index.bm25.idf, corpus.headline)
-        self.chunks_by_id = {c.id: c for c in corpus.chunks}
+        self.snapshot = Snapshot.of(load_or_build(config, self.encoder, self.tokenizer, progress), self.encoder,
+                                    self.tokenizer, config)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
 
+    def swap(self, index: Index) -> None:
+        """Serve another index from the next request on; requests under way finish on the one they started with."""
+        self.snapshot = Snapshot.of(index, self.encoder, self.tokenizer, self.config)
+
+    # The parts of the current snapshot, for callers outside a request (tests, benchmarks).
+    index = property(lambda self: self.snapshot.index)
+    retriever = property(lambda self: self.snapshot.retriever)
+    answerer = property(lambda self: self.snapshot.answerer)
+
     # -- questions ---------------------------------------------------------------------------
-    def ask(self, question: str, top_k: int = 5) -> dict:
+    def ask(self, question: str, top_k: int = 5, prefer_article: str | None = None) -> dict:
+        """The reply body of /api/ask: the answer (or a refusal), the passages with citations, timings."""
+        return self.answer(self.search(question, top_k, prefer_article))
+
+    def search(self, question: str, top_k: int = 5, prefer_article: str | None = None) -> Search:
+        """Retrieval alone; `prefer_article` (e.g. the one a chat's previous answer came from) is favoured."""
         started = time.perf_counter()
+        snapshot = self.snapshot
         timings: dict[str, float] = {}
-        analysed = self.retriever.analyse(question)
-        hits = self.retriever.hybrid(question, top_k, timings, analysed)
+        analysed = snapshot.retriever.analyse(question)
+        hits = snapshot.retriever.hybrid(question, top_k, timings, analysed, prefer_article)
+        return Search(snapshot, question, analysed, hits, timings, started)
+
+    def answer(self, found: Search, passages: list[dict] | None = None) -> dict:
+        """The answer extracted from a search's hits, and the whole reply body (with `passages` when the
+        caller already made them from `found`)."""
         answered = time.perf_counter()
-        answer = self.answerer.answer(analysed, hits, self.index.corpus.pages.__getitem__)
+        snapshot = found.snapshot
+        answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.index.corpus.pages.__getitem__)
         refused = answer is None or answer.confidence < self.config.refuse_below
         body = {
-            "question": question,
+            "question": found.question,
             "answer": None if refused else self._answer_json(answer),
-            "passages": [self._passage_json(h, question) for h in hits],
+            "passages": self.passages_json(found) if passages is None else passages,
         }
         if refused:
             body["message"] = REFUSAL
             body["confidence"] = round(answer.confidence, 4) if answer else 0.0
+        timings = found.timings
         timings["answer"] = (time.perf_counter() - answered) * 1000
-        timings["total"] = (time.perf_counter() - started) * 1000
+        timings["total"] = (time.perf_counter() - found.started) * 1000
         body["timings_ms"] = {k: round(timings[k], 2) for k in ("embed", "search", "answer", "total")}
         return body
+
+    def passages_json(self, found: Search) -> list[dict]:
+        return [self._passage_json(found.snapshot, h, found.question) for h in found.hits]
 
     def _answer_json(self, answer: Answer) -> dict:
         return {
@@ -73,14 +125,14 @@ class QAService:
             "page": answer.chunk.page,
         }
 
-    def _passage_json(self, hit: Hit, question: str) -> dict:
+    def _passage_json(self, snapshot: Snapshot, hit: Hit, question: str) -> dict:
         chunk = hit.chunk
         return {
             "citation": chunk.id,
             "score": round(hit.score, 4),
             "text": chunk.text,
             "highlights": self._highlights(chunk, question),
-            "article": self._article_summary(self.index.corpus.articles[chunk.article_id]),
+            "article": self._article_summary(snapshot.index.corpus.articles[chunk.article_id]),
             "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end},
         }
 
@@ -100,40 +152,44 @@ class QAService:
     # -- lookups -----------------------------------------------------------------------------
     def citation(self, citation_id: str) -> dict:
         """A passage id cites the whole passage, a sentence id (passage id + "-sNN") one of its sentences."""
-        chunk, sentence = self._cited(citation_id)
-        raw = self.index.corpus.pages[chunk.page]
+        snapshot = self.snapshot
+        chunk, sentence = self._cited(snapshot, citation_id)
+        raw = snapshot.index.corpus.pages[chunk.page]
         start, end = chunk.sentences[sentence] if sentence is not None else (0, len(chunk.text))
         cited = raw_span(chunk, raw, start, end)
         p_start, p_end = paragraph_bounds(raw, cited.start, cited.end)
         return {
             "id": citation_id,
-            "article": self._article_json(self.index.corpus.articles[chunk.article_id]),
+            "article": self._article_json(snapshot, snapshot.index.corpus.articles[chunk.article_id]),
             "passage": {"id": chunk.id, "text": chunk.text, "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end}},
             "paragraph": {"text": raw[p_start:p_end], "source": {"file": chunk.page, "start": p_start, "end": p_end}},
             "span": {"text": cited.text, "raw": raw[cited.start:cited.end], "start": cited.start, "end": cited.end},
         }
 
-    def _cited(self, citation_id: str) -> tuple[Chunk, int | None]:
+    @staticmethod
+    def _cited(snapshot: Snapshot, citation_id: str) -> tuple[Chunk, int | None]:
         """The chunk and sentence index of a citation id; only the ids the service hands out are found."""
-        if citation_id in self.chunks_by_id:
-            return self.chunks_by_id[citation_id], None
+        chunks = snapshot.chunks_by_id
+        if citation_id in chunks:
+            return chunks[citation_id], None
         match = _SENTENCE_ID.match(citation_id)
-        chunk = self.chunks_by_id.get(match["chunk"]) if match else None
+        chunk = chunks.get(match["chunk"]) if match else None
         if chunk and int(match["n"]) < len(chunk.sentences) and sentence_citation(chunk, int(match["n"])) == citation_id:
             return chunk, int(match["n"])
         raise NotFound(f"no citation with id {quoted(citation_id)}")
 
     def articles(self) -> list[dict]:
-        return [self._article_summary(a) for a in self.index.corpus.articles.values()]
+        return [self._article_summary(a) for a in self.snapshot.index.corpus.articles.values()]
 
     def article(self, article_id: str) -> dict:
-        article = self.index.corpus.articles.get(article_id)
+        snapshot = self.snapshot
+        article = snapshot.index.corpus.articles.get(article_id)
         if article is None:
             raise NotFound(f"no article with id {quoted(article_id)}")
-        return self._article_json(article)
+        return self._article_json(snapshot, article)
 
     def health(self) -> dict:
-        manifest = self.index.manifest
+        manifest = self.snapshot.index.manifest
         return {
             "ready": True,
             "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "skipped", "built_at",
@@ -146,8 +202,8 @@ class QAService:
         return {"id": article.id, "title": article.headline, "kicker": article.kicker, "date": article.date,
                 "reporters": list(article.reporters), "correspondents": list(article.correspondents), "page": article.page}
 
-    def _article_json(self, article: Article) -> dict:
-        chunks = [c.id for c in self.index.corpus.chunks if c.article_id == article.id]
+    def _article_json(self, snapshot: Snapshot, article: Article) -> dict:
+        chunks = [c.id for c in snapshot.index.corpus.chunks if c.article_id == article.id]
         return self._article_summary(article) | {
             "body": article.body,
             "source": {"file": article.page, "start": article.body_start, "end": article.body_end},

@@ -8,7 +8,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from qa.errors import IndexMismatch
+from qa.errors import EmptyPage, IndexMismatch
 
 FORMAT = 1
 
@@ -22,6 +22,8 @@ class BM25Index:
         self.size = 0
 
     def build(self, token_lists: list[list[str]]) -> None:
+        if not any(token_lists):  # bm25s fails on an empty vocabulary with a bare ValueError
+            raise EmptyPage("the pages hold no words to index (only punctuation, numbers or stopwords)")
         self._bm25.index(token_lists, show_progress=False)
         self.size = len(token_lists)
 

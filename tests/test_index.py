@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import replace
 
 import pytest
 
 from qa.ann import FaissFlat
 from qa.config import ROOT
+from qa.dense import EmbeddingCache
 from qa.errors import IndexMismatch, NotReady
 from qa.index import FORMAT_VERSION, Index, build_index, load_or_build, seed_checksums, stale_reason
 
@@ -193,3 +195,31 @@ def test_index_lost_between_the_swap_renames_is_restored(config, service, tmp_pa
     index = load_or_build(replace(config, index_dir=index_dir), service.encoder, service.tokenizer, progress=False)
     assert index.manifest["built_at"] == built_at, "the previous index is back, not rebuilt"
     assert index_dir.exists() and not (tmp_path / ".index.old-999999999").exists()
+
+
+def test_a_changed_page_embeds_only_its_changed_passages(config, service, tmp_path):
+    """Incremental build: with every other passage's vector in the embedding cache, a rebuild after one
+    page changed embeds exactly the passages whose text changed, all of them on that page."""
+    shared = EmbeddingCache(config.cache_dir / "embeddings", service.encoder.fingerprint).path
+    private = replace(config, cache_dir=tmp_path / "cache", model_path=config.resolved_model_path,
+                      seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index")
+    (private.cache_dir / "embeddings").mkdir(parents=True)
+    shutil.copy(shared, private.cache_dir / "embeddings" / shared.name)  # this session's vectors, not later ones
+    shutil.copytree(config.seeds_dir, private.seeds_dir)
+    page = sorted(private.seeds_dir.glob("*.txt"))[2]
+    marker = f"记号{uuid.uuid4().hex[:8]}"  # a text no cache has seen (and that normalising keeps)
+    page.write_text(page.read_text(encoding="utf-8").replace("。", marker + "。", 1), encoding="utf-8")
+    index = build_index(private, service.encoder, service.tokenizer, progress=False)
+    before = {c.indexed_text(service.index.corpus.headline(c)) for c in service.index.corpus.chunks}
+    changed = [c for c in index.corpus.chunks if c.indexed_text(index.corpus.headline(c)) not in before]
+    assert changed and all(marker in c.text or marker in index.corpus.headline(c) for c in changed)
+    assert {c.page for c in changed} == {page.name}
+    assert index.manifest["encoded_chunks"] == len(changed) < len(index.corpus.chunks) // 10
+
+
+def test_bm25_of_pages_without_words_is_a_clear_error():
+    from qa.errors import EmptyPage
+    from qa.sparse import BM25Index
+
+    with pytest.raises(EmptyPage):
+        BM25Index().build([[], []])

@@ -1,0 +1,212 @@
+"""Live updates: page files added, replaced and removed in the seeds folder, then one rebuild and one swap."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock
+
+from qa.config import Config
+from qa.errors import Conflict, EmptyPage, InvalidPageName, NotFound, PageTooLarge, QAError, UnreadablePage
+from qa.index import Corpus, Index
+from qa.parse import decode_page
+from qa.validate import quoted
+
+# A plain file name: letters, digits, `_`, `-`, `.`; never a path, a hidden file or another suffix.
+PAGE_NAME = re.compile(r"\w[\w.-]{0,95}\.txt")
+PARTIAL = ".part"  # suffix of a page being written (never matches *.txt)
+_WORD = re.compile(r"[^\W\d_]")  # a letter or a Han character: something a reader could search for
+log = logging.getLogger(__name__)
+
+
+def check_name(name: str) -> str:
+    if not PAGE_NAME.fullmatch(name) or unicodedata.normalize("NFC", name) != name:
+        raise _refused(name, InvalidPageName(
+            f"{quoted(name)} is not a page name: 1 to 100 letters, digits, `_`, `-` or `.`, starting with a letter "
+            f"or digit and ending in `.txt` (no folders)"))
+    return name
+
+
+def check_size(name: str, size: int, config: Config) -> None:
+    if size > config.max_page_bytes:
+        raise _refused(name, PageTooLarge(f"the page is {size} bytes; pages are at most {config.max_page_bytes} "
+                                          f"bytes (QA_MAX_PAGE_BYTES)"))
+
+
+def check_page(name: str, data: bytes, config: Config) -> None:
+    """Refuse a bad name, a page too large, not text (binary, neither UTF-8 nor GB18030) or without text to index."""
+    check_name(name)
+    check_size(name, len(data), config)
+    try:
+        corpus = Corpus.from_pages({name: decode_page(data, name)}, config)
+        if not any(_WORD.search(chunk.text) for chunk in corpus.chunks):
+            raise EmptyPage(f"{name}: holds no text to index")
+    except QAError as error:
+        raise _refused(name, error) from None
+
+
+def read_files(paths: list[Path], config: Config) -> dict[str, bytes]:
+    """The page files given to `qa add`, by file name, each checked (the size before reading)."""
+    pages: dict[str, bytes] = {}
+    for path in paths:
+        name = check_name(path.name)
+        if name in pages:
+            raise _refused(name, Conflict(f"two files named {name} given", code="duplicate_page"))
+        try:
+            check_size(name, path.stat().st_size, config)
+            pages[name] = path.read_bytes()
+        except OSError as error:
+            raise _refused(name, UnreadablePage(f"{path}: cannot be read ({error.strerror or error})")) from None
+        check_page(name, pages[name], config)
+    return pages
+
+
+def _refused(name: str, error: QAError) -> QAError:
+    log.warning("refused page %s: %s", quoted(name), error.message)
+    return error
+
+
+class Library:
+    """The seed pages as a collection that changes while the index serves.
+
+    Each change writes its page files durably, rebuilds the index once (`build`: the embedding cache encodes
+    only new passages) and hands the new index to `publish` (the server's swap), all under one lock:
+    concurrent updates queue, in this process and across processes (`qa add` beside a running server).
+    A build that fails puts the page files back as they were, so folder and index agree again.
+    """
+
+    def __init__(self, config: Config, build: Callable[[], Index], publish: Callable[[Index], None] = lambda _: None):
+        self.config, self.folder, self.build, self.publish = config, config.seeds_dir, build, publish
+        self._lock = threading.Lock()  # this process's updates, in turn
+        self._file_lock = FileLock(config.index_dir.with_name(f".{config.index_dir.name}.lock"))  # other processes'
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with self._lock, self._file_lock:
+            for partial in self.folder.glob(f".*{PARTIAL}"):  # an update killed mid-write; none runs now
+                partial.unlink(missing_ok=True)
+            yield
+
+    def put(self, pages: dict[str, bytes], replace: bool = True) -> tuple[Index, set[str]]:
+        """Add or replace pages; the index after the swap, and the names that are new."""
+        for name, data in pages.items():
+            check_page(name, data, self.config)
+        with self._exclusive():
+            existing = {name for name in pages if (self.folder / name).exists()}
+            if existing and not replace:
+                names = ", ".join(sorted(existing))
+                raise _refused(names, Conflict(f"{names}: already in the archive (replace with --replace)",
+                                               code="page_exists"))
+            index = self._apply(dict(pages))
+        log.info("pages written: %s", _listing(pages))
+        return index, set(pages) - existing
+
+    def remove(self, names: list[str]) -> Index:
+        """Remove pages by file name; the index after the swap."""
+        for name in names:
+            check_name(name)
+        with self._exclusive():
+            missing = [name for name in names if not (self.folder / name).is_file()]
+            if missing:
+                raise _refused(missing[0], NotFound(f"no page named {quoted(missing[0])}"))
+            if not any(p.is_file() and p.name not in names for p in self.folder.glob("*.txt")):
+                raise _refused(names[0], Conflict("that would leave the archive without pages", code="last_page"))
+            index = self._apply(dict.fromkeys(names))
+        log.info("pages removed: %s", ", ".join(names))
+        return index
+
+    def rebuild(self) -> Index:
+        """Rebuild from the folder as it is (`qa build`), in turn with any update."""
+        with self._exclusive():
+            return self._apply({})
+
+    def _apply(self, changes: dict[str, bytes | None]) -> Index:
+        """Write (bytes) or remove (None) page files, rebuild, publish; a failure puts the files back as they were."""
+        previous = {name: _read_or_none(self.folder / name) for name in changes}
+        try:
+            for name, data in changes.items():
+                _set(self.folder / name, data)
+            index = self.build()
+            self.publish(index)
+        except BaseException:
+            log.error("the update of %s failed: the page files are put back as they were", sorted(changes) or "nothing")
+            for name, data in previous.items():
+                _set(self.folder / name, data)
+            raise
+        return index
+
+    def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
+        """The page files of the folder (or those named): size, sha256, and what `index` holds of each."""
+        articles = Counter(a.page for a in index.corpus.articles.values())
+        chunks = Counter(c.page for c in index.corpus.chunks)
+        served = index.manifest.get("seeds", {})
+        skipped = index.manifest.get("skipped", {})
+        rows = []
+        for path in sorted(self.folder.glob("*.txt")) if names is None else [self.folder / n for n in names]:
+            try:
+                data = path.read_bytes()
+            except OSError:  # a folder named *.txt, or a page removed meanwhile
+                continue
+            sha256 = hashlib.sha256(data).hexdigest()
+            rows.append({"name": path.name, "bytes": len(data), "sha256": sha256, "articles": articles[path.name],
+                         "chunks": chunks[path.name], "indexed": served.get(path.name) == sha256,
+                         "skipped": skipped.get(path.name)})
+        return rows
+
+
+def summary(index: Index) -> dict:
+    """What a build did, as the CLI and the admin API report it."""
+    return {k: index.manifest.get(k) for k in ("counts", "skipped", "built_at", "build_seconds", "encoded_chunks")}
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write a file so that after a crash it is the old one or the new one, whole, and the new one once this returns.
+
+    Hand-written: a temporary file, fsync, rename over the target, fsync of the folder (the rename itself);
+    the standard library has no such call and the `atomicwrites` package is archived.
+    """
+    tmp = path.with_name(f".{path.name}{PARTIAL}")
+    with open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    _fsync_folder(path.parent)
+
+
+def _set(path: Path, data: bytes | None) -> None:
+    if data is None:
+        remove_durably(path)
+    else:
+        write_durably(path, data)
+
+
+def remove_durably(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _listing(pages: dict[str, bytes]) -> str:
+    return ", ".join(f"{name} ({len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:12]})"
+                     for name, data in pages.items())
