@@ -81,7 +81,7 @@ class Answerer:
             sentence = chunk.text[a:b]
             prepared = self.tokenizer.prepare(sentence)
             coverage = sum(w for word, w in q.words if word in prepared or word in headline) / total
-            anchors = [p for word, _ in q.words for p in _positions(prepared, word)]
+            anchors = [(word, p, w) for word, w in q.words for p in _positions(prepared, word)]
             # Align the prepared (simplified, NFKC, lower-case) forms: traditional or full-width questions
             # then match too. Offsets carry over only when preparing kept the sentence's length.
             target = prepared if len(prepared) == len(sentence) else sentence

@@ -1,4 +1,4 @@
-"""Quality on a QA set over the seeds: `python -m qa.eval FILE.jsonl` prints hit@1, hit@5, answers, refusals."""
+"""Quality on a QA or dialogue set over the seeds: `python -m qa.eval FILE.jsonl` prints hit@1, hit@5, answers, refusals."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import logging
 import unicodedata
 from pathlib import Path
 
+from qa.chat import Chat
 from qa.config import Config
 from qa.service import QAService
 
 FILE_FORMAT = """Each line of FILE: {"id", "question", "answer": gold string or null (not answerable), "seed": page file
-or null}. A hit is a returned passage from the gold page that contains the gold answer (NFKC, whitespace removed)."""
+or null}; a dialogue has "turns" (the user's messages) instead of "question", and its last turn is judged, each
+turn asked with the conversation so far (our own replies included). A hit is a returned passage from the gold
+page that contains the gold answer (NFKC, whitespace removed)."""
 
 
 def plain(text: str) -> str:
@@ -39,17 +42,29 @@ def read_items(path: Path) -> list[dict]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
+def converse(chat: Chat, turns: list[str], top_k: int = 5) -> dict:
+    """Replays a dialogue, each turn with the history so far (our own replies included); the last reply."""
+    messages: list[dict] = []
+    for turn in turns:
+        messages.append({"role": "user", "content": turn})
+        reply = chat.reply(messages, top_k)
+        messages.append({"role": "assistant", "content": reply["reply"]})
+    return reply
+
+
 def evaluate(service: QAService, items: list[dict], verbose: bool = False) -> list[dict]:
     """One verdict per item; with verbose, one line per question as it is answered."""
+    chat = Chat(service)
     results = []
     for item in items:
-        reply = service.ask(item["question"], 5)
+        reply = converse(chat, item["turns"]) if "turns" in item else service.ask(item["question"], 5)
         verdict = judge(item, reply)
         results.append(verdict)
         if verbose:
             answer = reply["answer"]
             print(f"{item.get('id')} {verdict} conf={answer['confidence'] if answer else reply.get('confidence')} "
-                  f"gold={item.get('answer')} answer={answer['text'][:60] if answer else '(refused)'}")
+                  f"gold={item.get('answer')} answer={answer['text'][:60] if answer else '(refused)'} "
+                  f"searched={reply.get('standalone_question', '')}")
     return results
 
 

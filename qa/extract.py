@@ -21,6 +21,7 @@ _LIST_DELIMITER = re.compile(r"[,，。!！?？;；:：()（）\s]|(?<=[由在�
 _MAX_GAP = 24
 _MAX_LIST = 80  # 哪些 questions: a list of items
 _CONTEXT = 4  # characters of question context tried on each side of the gap
+_WRONG_SIDE = 8  # characters a typed answer counts as further away on the unexpected side of a question word
 
 
 def gap_span(question: str, sentence: str, tagged: Callable[[str], list[tuple[str, str]]]) -> tuple[int, int] | None:
@@ -71,10 +72,15 @@ def _head_noun(after: str, tagged) -> str:
     return head
 
 
-def short_answer(question: str, kind: str | None, sentence: str,
-                 tagged: Callable[[str], list[tuple[str, str]]], anchors: list[int]) -> tuple[int, int] | None:
+def short_answer(question: str, kind: str | None, sentence: str, tagged: Callable[[str], list[tuple[str, str]]],
+                 anchors: list[tuple[str, int, float]]) -> tuple[int, int] | None:
     """The short answer span in `sentence`: the aligned gap (checked against the asked type), else the
-    candidate of the asked type nearest to the question's words, else None (the sentence is the answer)."""
+    candidate of the asked type nearest to the question's words, else None (the sentence is the answer).
+
+    `anchors` are (word, offset in the sentence, IDF) of the question's words. Nearness keeps the
+    question's word order (a word before the interrogative is looked for before the answer) and counts
+    a rare word as nearer: in 拆除12间560平方米,清除菜地5处,铲除“牛皮癣”2000多个, "“牛皮癣”清除了多少"
+    is 2000多个."""
     gap = gap_span(question, sentence, tagged)
     typed = [s for s in type_spans(sentence, kind, tagged) if sentence[s[0]:s[1]] not in question] if kind else []
     if gap and (not kind or kind not in (NUMBER, DATE) or any(gap[0] <= a and b <= gap[1] for a, b in typed)):
@@ -83,7 +89,18 @@ def short_answer(question: str, kind: str | None, sentence: str,
         return None
     if not anchors:
         return typed[0]
-    return min(typed, key=lambda s: min(abs(s[0] - i) for i in anchors))
+    wh = _WH.search(question)
+    asked_at = wh.start() if wh else len(question)
+    placed = [(at, at + len(word), w, 0 <= question.find(word) < asked_at) for word, at, w in anchors]
+    return min(typed, key=lambda s: min(_distance(s, *anchor) for anchor in placed))
+
+
+def _distance(span: tuple[int, int], start: int, end: int, weight: float, before: bool) -> float:
+    """Characters between a span and a question word (plus one), more when the span is on the side of the
+    word that the question's word order does not put it on; divided by the word's weight."""
+    after_word = span[0] >= end
+    gap = max(start - span[1], span[0] - end, 0) + 1 + (0 if after_word == before else _WRONG_SIDE)
+    return gap / max(weight, 1e-6)
 
 
 def _clean(text: str) -> str:

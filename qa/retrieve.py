@@ -14,6 +14,11 @@ from qa.fusion import fuse, top_k
 from qa.index import Index
 from qa.tokenize import Tokenizer
 
+# Re-ranking points a chat's follow-up gives the passages of the article its previous answer came from:
+# about a fifth of a typical best score, so a clearly better passage elsewhere still wins.
+PREFER_BONUS = 6.0
+_NONE = np.empty(0, dtype=np.int64)
+
 
 class Retriever:
     """Ranks the chunks of an index for a question."""
@@ -26,6 +31,10 @@ class Retriever:
             analysis.passage(c.text, c.sentences, t, corpus.headline(c), tokenizer)
             for c, t in zip(corpus.chunks, index.types)
         ]
+        by_article: dict[str, list[int]] = {}
+        for i, c in enumerate(corpus.chunks):
+            by_article.setdefault(c.article_id, []).append(i)
+        self.article_chunks = {a: np.array(ids, dtype=np.int64) for a, ids in by_article.items()}
 
     @property
     def chunks(self):
@@ -44,11 +53,12 @@ class Retriever:
         return analysis.question(question, self.tokenizer, self.index.bm25.idf)
 
     def hybrid(self, question: str, k: int, timings: dict[str, float] | None = None,
-               analysed: analysis.Question | None = None) -> list[Hit]:
+               analysed: analysis.Question | None = None, prefer_article: str | None = None) -> list[Hit]:
         """Union of both top-N lists, exact scores of both for each, fused, then the top re-ranked.
 
         Milliseconds per stage go into `timings` when the caller passes a dict; a caller that also
-        extracts an answer passes the question it already analysed.
+        extracts an answer passes the question it already analysed. The passages of `prefer_article`
+        (a chat's previous answer) are always candidates and gain PREFER_BONUS in the re-ranking.
         """
         started = time.perf_counter()
         query = self.encoder.encode_query(question)
@@ -56,11 +66,14 @@ class Retriever:
         n = self.config.candidates
         bm25_all = self.index.bm25.scores(self.tokenizer(question))
         _, dense_ids = self.index.ann.search(query[None, :], n)
-        ids = np.unique(np.concatenate([top_k(bm25_all, n), dense_ids[0][dense_ids[0] >= 0]]))
+        preferred = self.article_chunks.get(prefer_article, _NONE)
+        ids = np.unique(np.concatenate([top_k(bm25_all, n), dense_ids[0][dense_ids[0] >= 0], preferred]))
         bm25 = bm25_all[ids]
         cosine = self.index.ann.vectors(ids) @ query
         fused = fuse(bm25, cosine, self.config.dense_weight)
         order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
+        if len(preferred):  # the preferred article's passages are re-ranked even when fusion ranked them low
+            order = np.union1d(order, np.flatnonzero(np.isin(ids, preferred)))
         q = analysed or self.analyse(question)
         # Relative to the best candidate, not min-max: the top candidates' margins are what separates them.
         bm25_n = bm25[order] / max(float(bm25[order].max(initial=0.0)), 1e-9)
@@ -72,7 +85,8 @@ class Retriever:
             scores = dict(zip(rerank.FEATURES, m.features.tolist()))
             scores |= {"bm25_raw": float(bm25[pos]), "cosine": float(cosine[pos]), "fused": float(fused[pos]),
                        "best_sentence": m.best_sentence}
-            hits.append(Hit(chunk, rerank.score(m), scores))
+            bonus = PREFER_BONUS if chunk.article_id == prefer_article else 0.0
+            hits.append(Hit(chunk, rerank.score(m) + bonus, scores))
         hits.sort(key=lambda h: -h.score)
         if timings is not None:  # search = BM25, ANN, fusion and re-ranking
             timings.update(embed=(embedded - started) * 1000, search=(time.perf_counter() - embedded) * 1000)

@@ -4,26 +4,77 @@ from __future__ import annotations
 
 from qa.errors import BadRequest
 
+MAX_QUESTION_CHARS = 1000
+
 
 def check_question(body: object) -> tuple[str, int]:
     """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5)."""
+    _check_object(body)
+    _check_fields(body, ("question", "top_k"))
+    return _question(body.get("question"), "'question'"), _top_k(body)
+
+
+def check_chat(body: object, max_messages: int, max_chars: int, strict: bool = True) -> tuple[list[dict], int, bool]:
+    """Validate a chat body: messages (user/assistant turns, the last one the user's question), top_k, stream.
+
+    `strict` refuses unknown fields (/api/chat); the OpenAI-compatible route passes False, since its
+    clients send options (temperature, ...) that an extractive answer has no use for.
+    """
+    _check_object(body)
+    if strict:
+        _check_fields(body, ("messages", "top_k", "stream"))
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty list of {role, content}", code="invalid_messages")
+    if len(messages) > max_messages:
+        raise BadRequest(f"at most {max_messages} messages are accepted", code="too_many_messages")
+    checked = []
+    for n, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise BadRequest(f"messages[{n}] must be an object with role 'user' or 'assistant'", code="invalid_messages")
+        content = message.get("content")
+        if not isinstance(content, str) or not _is_unicode(content):
+            raise BadRequest(f"messages[{n}].content must be a string", code="invalid_messages")
+        if len(content) > max_chars:
+            raise BadRequest(f"messages[{n}].content must be at most {max_chars} characters", code="message_too_long")
+        checked.append({"role": message["role"], "content": content})
+    if checked[-1]["role"] != "user":
+        raise BadRequest("the last message must be the user's question", code="invalid_messages")
+    checked[-1]["content"] = _question(checked[-1]["content"], "the last message")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("'stream' must be true or false", code="invalid_stream")
+    return checked, _top_k(body), stream
+
+
+def _check_object(body: object) -> None:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_body")
-    question = body.get("question")
+
+
+def _check_fields(body: dict, fields: tuple[str, ...]) -> None:
+    unknown = set(body) - set(fields)
+    if unknown:
+        names = ", ".join(quoted(name, 40) for name in sorted(unknown)[:5])
+        known = ", ".join(f"'{f}'" for f in fields)
+        raise BadRequest(f"unknown field(s): {names}; the fields are {known}", code="unknown_field")
+
+
+def _question(question: object, what: str) -> str:
     if not isinstance(question, str) or not question.strip():
-        raise BadRequest("'question' must be a non-empty string", code="invalid_question")
+        raise BadRequest(f"{what} must be a non-empty string", code="invalid_question")
     if not _is_unicode(question):
-        raise BadRequest("'question' must be valid Unicode text (it holds a lone surrogate)", code="invalid_question")
-    if len(question) > 1000:
-        raise BadRequest("'question' must be at most 1000 characters", code="question_too_long")
+        raise BadRequest(f"{what} must be valid Unicode text (it holds a lone surrogate)", code="invalid_question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadRequest(f"{what} must be at most {MAX_QUESTION_CHARS} characters", code="question_too_long")
+    return question.strip()
+
+
+def _top_k(body: dict) -> int:
     top_k = body.get("top_k", 5)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 20:
         raise BadRequest("'top_k' must be an integer from 1 to 20", code="invalid_top_k")
-    unknown = set(body) - {"question", "top_k"}
-    if unknown:
-        names = ", ".join(quoted(name, 40) for name in sorted(unknown)[:5])
-        raise BadRequest(f"unknown field(s): {names}; the fields are 'question' and 'top_k'", code="unknown_field")
-    return question.strip(), top_k
+    return top_k
 
 
 def _is_unicode(text: str) -> bool:
