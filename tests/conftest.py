@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import requests
+from contract import recording
 
 from qa.config import ROOT, Config
 
@@ -19,8 +24,9 @@ SEEDS = ROOT / "seeds"
 
 @pytest.fixture(scope="session")
 def config(tmp_path_factory) -> Config:
-    """Seeds of the repo, a fresh index folder for this session, the shared model/embedding cache."""
-    return Config.from_env(index_dir=tmp_path_factory.mktemp("index") / "index", seeds_dir=SEEDS)
+    """Seeds of the repo, a fresh index folder for this session, the shared model/embedding cache; no rate
+    limit (the suite asks far more than a reader would: tests/test_limits.py sets its own)."""
+    return Config.from_env(index_dir=tmp_path_factory.mktemp("index") / "index", seeds_dir=SEEDS, rate_limit="")
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +46,18 @@ def app(config, service):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def received():
+    """Every HTTP response the tests receive (tests/contract.py), for the check against the OpenAPI document."""
+    with recording() as recorder:
+        yield recorder
+
+
+def pytest_collection_modifyitems(items):
+    """tests/test_openapi.py's check of every response the suite received runs after all the other tests."""
+    items.sort(key=lambda item: item.name == "test_every_response_the_suite_received_conforms")
 
 
 def _free_local_port() -> int:
@@ -77,10 +95,22 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log: Path, seconds: f
 @pytest.fixture(scope="session")
 def live_server(config, service):
     """A real `server.py` process over HTTP on 127.0.0.1, serving the session's (already built) index."""
+    with running_server({"QA_INDEX_DIR": str(config.index_dir), "QA_SEEDS_DIR": str(config.seeds_dir)},
+                        config.index_dir.parent / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """`running_server`, for tests that need a server with other settings (other seeds, CORS origins)."""
+    return running_server
+
+
+@contextmanager
+def running_server(settings: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A `server.py` process on a free port of 127.0.0.1 with these QA_* settings; its URL once it is ready."""
     port = _free_local_port()
-    env = os.environ | {"QA_INDEX_DIR": str(config.index_dir), "QA_SEEDS_DIR": str(config.seeds_dir),
-                        "HF_HUB_OFFLINE": "1"}
-    log_path = config.index_dir.parent / "server.log"
+    env = os.environ | {"QA_RATE_LIMIT": ""} | settings | {"HF_HUB_OFFLINE": "1"}  # no rate limit unless asked
     with log_path.open("w") as log:
         process = subprocess.Popen(_server_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -94,3 +124,32 @@ def live_server(config, service):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class KeyedServer:
+    """A running server with both keys set, and its own seeds folder and log."""
+
+    url: str
+    seeds: Path
+    log: Path
+    read_key: str = "read-key-of-the-tests-0123"
+    admin_key: str = "admin-key-of-the-tests-0123"
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        """Headers sending a key (the admin key unless another is given)."""
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+
+@pytest.fixture(scope="session")
+def keyed_server(config, service, tmp_path_factory) -> Iterator[KeyedServer]:
+    """A server with a read key and an admin key (admin routes on), on its own copies of the seeds and of the
+    session's index: it starts without a rebuild, and updates through it leave the session's index alone."""
+    folder = tmp_path_factory.mktemp("keyed")
+    shutil.copytree(config.seeds_dir, folder / "seeds")
+    shutil.copytree(config.index_dir, folder / "index")
+    server = KeyedServer("", folder / "seeds", folder / "server.log")
+    settings = {"QA_SEEDS_DIR": str(server.seeds), "QA_INDEX_DIR": str(folder / "index"),
+                "QA_READ_KEY": server.read_key, "QA_ADMIN_KEY": server.admin_key}
+    with running_server(settings, server.log) as url:
+        yield replace(server, url=url)

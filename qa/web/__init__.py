@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from qa.auth import Keys
+from qa.chat import Chat
 from qa.config import Config
 from qa.errors import QAError
 from qa.service import QAService
-from qa.web import api
+from qa.web import admin, api, chat, openai, openapi, widget
+from qa.web.headers import add_security_headers
+from qa.web.limits import limit_rates
 
 log = logging.getLogger(__name__)
 
 # Werkzeug's own errors (routing, size limit) mapped to our stable codes.
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               400: "bad_request"}
+               400: "bad_request", 429: "rate_limited"}
 
 
 def create_app(config: Config, service: QAService | None = None) -> Flask:
@@ -28,8 +32,20 @@ def create_app(config: Config, service: QAService | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["qa"] = service or QAService(config)
+    app.extensions["qa"] = service = service or QAService(config)
+    keys = Keys(config)
+    app.before_request(lambda: keys.check(request.method, request.path, request.headers))  # the one access check
+    app.extensions["qa.chat"] = Chat(service)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(chat.blueprint)
+    app.register_blueprint(openai.blueprint)
+    if keys.admin_enabled:
+        admin.enable(app, config, service)
+    app.register_blueprint(widget.blueprint)
+    app.register_blueprint(openapi.blueprint)
+    widget.allow_origins(app, config.allowed_origins)
+    limit_rates(app, config)
+    add_security_headers(app)
     app.register_error_handler(Exception, _error_response)
     return app
 
@@ -37,7 +53,7 @@ def create_app(config: Config, service: QAService | None = None) -> Flask:
 def _error_response(error: Exception):
     """Every error leaves as {"error": {"code", "message"}}; unknown ones are logged and never leak details."""
     if isinstance(error, QAError):
-        return jsonify(error.to_json()), error.status
+        return jsonify(error.to_json()), error.status, error.headers
     if isinstance(error, HTTPException):
         status = error.code or 500
         body = {"error": {"code": _HTTP_CODES.get(status, "http_error"), "message": error.description or error.name}}

@@ -1,0 +1,362 @@
+"""The OpenAPI 3.1 document of the HTTP API (every route, body, reply and error code) and its route, /openapi.json.
+
+Built from the settings (the model name and the chat limits are in it). tests/test_openapi.py holds the app's
+routes, every reply the test suite receives and a fuzzed live server to it: change a route, change this too.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from qa.config import Config
+from qa.validate import MAX_QUESTION_CHARS
+from qa.web.helpers import service
+
+blueprint = Blueprint("openapi", __name__)
+
+VERSION = "0.1.0"  # the project's version (pyproject.toml)
+STRING, INTEGER, NUMBER, BOOLEAN = ({"type": name} for name in ("string", "integer", "number", "boolean"))
+OFFSET = {"type": "integer", "minimum": 0}
+TOP_K = {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "description": "Passages returned."}
+# The codes of a 400 on each JSON route (qa/validate.py); `bad_request`: any other malformed request.
+ASK_400 = ("invalid_json", "invalid_body", "invalid_question", "question_too_long", "invalid_top_k", "unknown_field",
+           "bad_request")
+OPENAI_400 = ("invalid_json", "invalid_body", "invalid_messages", "too_many_messages", "message_too_long",
+              "invalid_question", "question_too_long", "invalid_top_k", "invalid_stream", "bad_request")
+CHAT_400 = (*OPENAI_400, "unknown_field")
+PAGE_400 = ("invalid_page_name", "unreadable_page", "empty_page", "bad_request")
+KEY_HEADERS = "`Authorization: Bearer <key>` or `X-API-Key: <key>`"
+
+
+@blueprint.get("/openapi.json")
+def openapi_json():
+    return jsonify(document(service().config))
+
+
+def document(config: Config) -> dict:
+    """The whole document for a server with these settings."""
+    read = [{"bearerKey": []}, {"apiKey": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "qa: questions answered with exact citations over Chinese newspaper pages",
+                 "version": VERSION, "description": _INFO},
+        "security": read if config.read_key else [{}, *read],
+        "paths": _paths(config),
+        "components": {"schemas": _schemas(config), "responses": _shared_responses(),
+                       "securitySchemes": _security_schemes()},
+    }
+
+
+_INFO = (
+    "Bodies are JSON (UTF-8) unless said otherwise. Every error is `Error`: `{\"error\": {\"code\", \"message\"}}` "
+    "with a stable code; a path that is no route answers 404 `not_found`, a method a route does not take 405 "
+    "`method_not_allowed` (with `Allow`). A body over 4 × the largest a route takes is refused by the HTTP server "
+    "itself (413, plain text). Cross-origin preflights (OPTIONS) are answered for the origins in QA_CORS_ORIGINS.")
+
+
+# -- schema helpers ------------------------------------------------------------------------------
+
+def ref(name: str, kind: str = "schemas") -> dict:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def closed(required: dict, optional: dict | None = None, description: str = "") -> dict:
+    """An object with these properties and no other (a new field is a change of the contract)."""
+    schema = {"type": "object", "properties": required | (optional or {}), "required": list(required),
+              "additionalProperties": False}
+    return schema | ({"description": description} if description else {})
+
+
+def array(items: dict, **limits) -> dict:
+    return {"type": "array", "items": items, **limits}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def const(value) -> dict:
+    return {"const": value}
+
+
+def error_schema(*codes: str) -> dict:
+    """The shared Error schema with its code narrowed to those this reply can carry."""
+    return {"allOf": [ref("Error")], "properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}}
+
+
+def json_reply(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def error_reply(description: str, *codes: str) -> dict:
+    return json_reply(description, error_schema(*codes))
+
+
+def json_text(schema: dict) -> dict:
+    """A string holding JSON that matches `schema`."""
+    return {"type": "string", "contentMediaType": "application/json", "contentSchema": schema}
+
+
+def sse_event(data_by_event: dict[str, dict]) -> dict:
+    """One Server-Sent Event as {"event", "data"} (an unnamed event is a "message"): the schema of an event
+    stream's item, as Open API 3.2's `itemSchema` gives it and schemathesis reads `schema` before 3.2."""
+    return {"type": "object", "required": ["event", "data"],
+            "properties": {"event": {"enum": list(data_by_event)}, "data": STRING, "id": STRING, "retry": INTEGER},
+            "oneOf": [{"properties": {"event": const(name), "data": data}} for name, data in data_by_event.items()]}
+
+
+def text_reply(description: str, media_type: str) -> dict:
+    return {"description": description, "content": {media_type: {"schema": STRING}}}
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+def _schemas(config: Config) -> dict:
+    article = {"id": STRING, "title": STRING, "kicker": nullable(STRING), "date": nullable(STRING),
+               "reporters": array(STRING), "correspondents": array(STRING), "page": STRING}
+    ask = {"question": STRING, "answer": nullable(ref("Answer")), "passages": array(ref("Passage")),
+           "timings_ms": closed({"embed": NUMBER, "search": NUMBER, "answer": NUMBER, "total": NUMBER})}
+    refusal = {"message": {**STRING, "description": "Only when `answer` is null: why."},
+               "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                              "description": "Only when `answer` is null: the best confidence found."}}
+    chat = ask | {
+        "standalone_question": {**STRING, "description": "What was searched (a follow-up made standalone)."},
+        "reply": {**STRING, "description": "The assistant's message; its [n] are 1-based positions in `passages`."}}
+    counts = closed({"pages": INTEGER, "articles": INTEGER, "chunks": INTEGER})
+    skipped = {"type": "object", "additionalProperties": STRING, "description": "Page file → why it was not indexed."}
+    summary = {"counts": counts, "skipped": skipped, "built_at": STRING, "build_seconds": NUMBER}
+    completion = {"id": STRING, "created": INTEGER, "model": STRING}
+    return {
+        "Error": closed({"error": closed({"code": STRING, "message": STRING})},
+                        description="Every error reply; `code` is stable (README's error table)."),
+        "Span": closed({"start": OFFSET, "end": OFFSET}, description="Character offsets into the raw page file."),
+        "Source": closed({"file": STRING, "start": OFFSET, "end": OFFSET},
+                         description="Character offsets into the raw page file `file`."),
+        "ArticleSummary": closed(article),
+        "Article": closed(article | {"body": STRING, "source": ref("Source"), "passages": array(STRING),
+                                     "warnings": array(STRING)}),
+        "Answer": closed({"text": STRING, "sentence": STRING, "span": ref("Span"), "sentence_span": ref("Span"),
+                          "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                          "citation": {**STRING, "description": "A sentence citation id `<passage id>-sNN`."},
+                          "page": STRING}),
+        "Passage": closed({"citation": {**STRING, "description": "A passage citation id `<page stem>-aNN-cNN`."},
+                           "score": NUMBER, "text": STRING,
+                           "highlights": array(closed({"start": OFFSET, "end": OFFSET, "text": STRING})),
+                           "article": ref("ArticleSummary"), "source": ref("Source")}),
+        "AskRequest": closed({"question": _question()}, {"top_k": TOP_K})
+        | {"examples": [{"question": "宣传活动一共制作了多少面展板？", "top_k": 2}]},
+        "AskReply": closed(ask, refusal),
+        "CitationReply": closed({
+            "id": STRING, "article": ref("Article"),
+            "passage": closed({"id": STRING, "text": STRING, "source": ref("Source")}),
+            "paragraph": closed({"text": STRING, "source": ref("Source")}),
+            "span": closed({"text": STRING, "raw": STRING, "start": OFFSET, "end": OFFSET})}),
+        "ArticleList": closed({"articles": array(ref("ArticleSummary"))}),
+        "Health": closed({"ready": const(True),
+                          "index": closed({"format_version": INTEGER,
+                                           "model": closed({"name": STRING, "dimension": INTEGER},
+                                                           {"fingerprint": STRING}),
+                                           **summary}),
+                          "start_seconds": NUMBER}),
+        "ChatMessage": closed({"role": {"enum": ["user", "assistant"]},
+                               "content": {**STRING, "maxLength": config.chat_max_chars}}),
+        "ChatRequest": closed(
+            {"messages": array(ref("ChatMessage"), minItems=1, maxItems=config.chat_max_messages,
+                               description="The conversation so far, ending with the user's question (at most "
+                                           f"{MAX_QUESTION_CHARS} characters, not only blanks).")},
+            {"top_k": TOP_K, "stream": {**BOOLEAN, "default": False, "description": "Reply as Server-Sent Events."}})
+        | {"examples": [{"messages": [{"role": "user", "content": "莲湖街道拆除了多少平方米的棚亭杂屋？"},
+                                      {"role": "assistant", "content": "拆除棚亭杂屋12间560平方米[1]"},
+                                      {"role": "user", "content": "那“牛皮癣”清除了多少？"}]}]},
+        "ChatReply": closed(chat, refusal),
+        "ChatPassagesEvent": closed({"question": STRING, "standalone_question": STRING,
+                                     "passages": array(ref("Passage"))}),
+        "ChatDeltaEvent": closed({"delta": STRING}),
+        "Model": closed({"id": STRING, "object": const("model"), "created": INTEGER, "owned_by": STRING}),
+        "ModelList": closed({"object": const("list"), "data": array(ref("Model"))}),
+        "ChatCompletionRequest": _completion_request(config),
+        "Citation": closed({"index": {"type": "integer", "minimum": 1}, "id": STRING, "title": STRING, "file": STRING,
+                            "start": OFFSET, "end": OFFSET, "quote": STRING},
+                           {"passage": {**STRING, "description": "The passage id, if `id` is a sentence."}}),
+        "ChatCompletion": closed(completion | {
+            "object": const("chat.completion"),
+            "choices": array(closed({"index": INTEGER,
+                                     "message": closed({"role": const("assistant"), "content": STRING}),
+                                     "finish_reason": const("stop")}), minItems=1, maxItems=1),
+            "usage": closed({"prompt_tokens": INTEGER, "completion_tokens": INTEGER, "total_tokens": INTEGER},
+                            description="Characters, not tokens."),
+            "citations": array(ref("Citation")), "standalone_question": STRING}),
+        "ChatCompletionChunk": closed(completion | {
+            "object": const("chat.completion.chunk"),
+            "choices": array(closed({"index": INTEGER,
+                                     "delta": closed({}, {"role": const("assistant"), "content": STRING}),
+                                     "finish_reason": nullable(const("stop"))}), minItems=1, maxItems=1),
+        }, {"citations": array(ref("Citation")), "standalone_question": STRING}),
+        "Document": closed({"name": STRING, "bytes": INTEGER, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                            "articles": INTEGER, "chunks": INTEGER, "indexed": BOOLEAN, "skipped": nullable(STRING)}),
+        "IndexSummary": closed(summary | {"encoded_chunks": INTEGER}),
+        "DocumentList": closed({"documents": array(ref("Document"))}),
+        "DocumentWritten": closed({"document": ref("Document"), "index": ref("IndexSummary")}),
+        "DocumentRemoved": closed({"removed": STRING, "index": ref("IndexSummary")}),
+    }
+
+
+def _question() -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": r"\S",
+            "description": "The question (trimmed; not only blanks)."}
+
+
+def _completion_request(config: Config) -> dict:
+    """OpenAI's body: system/developer messages are dropped, a list of text parts is joined, other options
+    (temperature, ...) are accepted and have no effect."""
+    part = {"type": "object", "properties": {"type": const("text"), "text": STRING}, "required": ["type", "text"]}
+    message = {"type": "object", "required": ["role", "content"],
+               "properties": {"role": {"enum": ["system", "developer", "user", "assistant"]},
+                              "content": {"anyOf": [STRING, array(part)]}}}
+    example = {"model": config.model_name, "messages": [{"role": "user", "content": "表彰大会由谁主持？"}]}
+    return {"type": "object", "required": ["model", "messages"], "description": _completion_request.__doc__,
+            "examples": [example],
+            "properties": {"model": const(config.model_name),
+                           "messages": array(message, minItems=1, description=(
+                               "Ending with the user's question; at most QA_CHAT_MAX_MESSAGES user and assistant "
+                               "messages.")),
+                           "stream": {**BOOLEAN, "default": False}, "top_k": TOP_K}}
+
+
+# -- replies -----------------------------------------------------------------------------------------
+
+def _shared_responses() -> dict:
+    return {
+        "Unauthorized": {**error_reply(f"A key is needed ({KEY_HEADERS}).", "unauthorized"),
+                         "headers": {"WWW-Authenticate": {"required": True, "schema": STRING}}},
+        "Forbidden": error_reply("The key sent does not open this route.", "forbidden"),
+        "RateLimited": {**error_reply("Over QA_RATE_LIMIT for this client (its key, or its address).", "rate_limited"),
+                        "headers": {"Retry-After": {"required": True, "description": "Seconds to wait.",
+                                                    "schema": {"type": "integer", "minimum": 0}}}},
+        "PayloadTooLarge": {"description": "The body is over QA_MAX_BODY_BYTES (plain text from the HTTP server "
+                                           "itself past 4 × that).",
+                            "content": {"application/json": {"schema": error_schema("payload_too_large")},
+                                        "text/plain": {"schema": STRING}}},
+        "UnsupportedMediaType": error_reply("The body is not sent as JSON.", "unsupported_media_type"),
+    }
+
+
+def _security_schemes() -> dict:
+    return {
+        "bearerKey": {"type": "http", "scheme": "bearer",
+                      "description": "`Authorization: Bearer <key>`: the read key (QA_READ_KEY) or the admin key "
+                                     "(QA_ADMIN_KEY), which opens every route."},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The same key, as a header."},
+    }
+
+
+def _keyed(status: dict) -> dict:
+    """The replies of a route behind the read key and the rate limit, added to its own."""
+    return status | {"401": ref("Unauthorized", "responses"), "403": ref("Forbidden", "responses"),
+                     "429": ref("RateLimited", "responses")}
+
+
+def _json_post(schema: str, replies: dict, codes: tuple[str, ...], summary: str, description: str = "") -> dict:
+    """A route taking a JSON body."""
+    operation = {"summary": summary} | ({"description": description} if description else {})
+    return operation | {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref(schema)}}},
+        "responses": _keyed(replies | {"400": error_reply("The body is not a valid request.", *codes),
+                                       "413": ref("PayloadTooLarge", "responses"),
+                                       "415": ref("UnsupportedMediaType", "responses")})}
+
+
+def _get(summary: str, replies: dict, security: list | None = None, parameters: list | None = None) -> dict:
+    operation = {"summary": summary, "responses": replies}
+    operation |= {"security": security} if security is not None else {}
+    return operation | ({"parameters": parameters} if parameters else {})
+
+
+def _by_id(summary: str, schema: str, parameter: dict) -> dict:
+    """A GET of one thing by its id."""
+    replies = {"200": json_reply("Found.", ref(schema)), "404": error_reply("No such id.", "not_found")}
+    return _get(summary, _keyed(replies), parameters=[parameter])
+
+
+def _path_parameter(name: str, description: str, example: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "minLength": 1}, "example": example}
+
+
+def _paths(config: Config) -> dict:
+    stream_note = ("With `\"stream\": true` the reply is Server-Sent Events (the schema is that of one event, "
+                   "its data JSON text). A failure after the stream started ends it with an error event; a bad "
+                   "request is refused before, as JSON.")
+    return {
+        "/api/ask": {"post": _json_post("AskRequest", {"200": json_reply(
+            "The answer (or a refusal: `answer` null, with `message` and `confidence`) and the passages.",
+            ref("AskReply"))}, ASK_400, "Answer a question with exact citations.")},
+        "/api/citations/{citation_id}": {"get": _by_id(
+            "What a citation id points at: article, passage, paragraph, cited span.", "CitationReply",
+            _path_parameter("citation_id", "A passage id or a sentence id, as the replies give them.",
+                            "002_d1b9c29a276e9447-a04-c02-s01"))},
+        "/api/articles": {"get": _get("Every article (summaries), in page order.",
+                                      _keyed({"200": json_reply("The articles.", ref("ArticleList"))}))},
+        "/api/articles/{article_id}": {"get": _by_id(
+            "One article with its body and passage ids.", "Article",
+            _path_parameter("article_id", "An article id `<page stem>-aNN`.", "002_d1b9c29a276e9447-a04"))},
+        "/api/health": {"get": _get("Readiness and a summary of the index (no key, no rate limit).",
+                                    {"200": json_reply("Ready.", ref("Health"))}, security=[])},
+        "/api/chat": {"post": _json_post("ChatRequest", {"200": {
+            "description": "The /api/ask reply plus `standalone_question` and `reply`; or its stream.",
+            "content": {"application/json": {"schema": ref("ChatReply")},
+                        "text/event-stream": {"schema": sse_event({
+                            "passages": json_text(ref("ChatPassagesEvent")), "answer": json_text(ref("ChatDeltaEvent")),
+                            "done": json_text(ref("ChatReply")), "error": json_text(ref("Error"))})}}}},
+            CHAT_400, "Answer a conversation's last question, the earlier turns as context.", stream_note)},
+        "/v1/models": {"get": _get("The one model (OpenAI-compatible).",
+                                   _keyed({"200": json_reply("The models.", ref("ModelList"))}))},
+        "/v1/chat/completions": {"post": _completion(config, stream_note)},
+        "/api/admin/documents": {"get": _admin("The page files of the archive and what the index holds of each.",
+                                               {"200": json_reply("The pages.", ref("DocumentList"))})},
+        "/api/admin/documents/{name}": {
+            "parameters": [_path_parameter("name", "A page file name: letters, digits, `_`, `-`, `.`, ending `.txt`.",
+                                           "005_morning_edition.txt")],
+            "put": _admin("Add or replace a page (the raw file as the body, UTF-8 or GB18030); the index is rebuilt "
+                          "and swapped before the reply.", {
+                              "200": json_reply("Replaced.", ref("DocumentWritten")),
+                              "201": json_reply("Added.", ref("DocumentWritten")),
+                              "400": error_reply("Not a page name, or not a page with text.", *PAGE_400),
+                              "413": {"description": "Over QA_MAX_PAGE_BYTES.", "content": {
+                                  "application/json": {"schema": error_schema("page_too_large", "payload_too_large")},
+                                  "text/plain": {"schema": STRING}}},
+                              "415": error_reply("Not sent as text/plain or application/octet-stream.",
+                                                 "unsupported_media_type")},
+                          body={"text/plain": {"schema": STRING}, "application/octet-stream": {"schema": STRING}}),
+            "delete": _admin("Remove a page; the index is rebuilt and swapped before the reply.", {
+                "200": json_reply("Removed.", ref("DocumentRemoved")),
+                "400": error_reply("Not a page name.", "invalid_page_name"),
+                "409": error_reply("It is the archive's last page.", "last_page")}),
+        },
+        "/": {"get": _get("A demo page with the chat widget.", {"200": text_reply("The page.", "text/html")},
+                          security=[])},
+        "/widget.js": {"get": _get("The chat widget's script.", {"200": text_reply("The script.", "text/javascript")},
+                                   security=[])},
+        "/openapi.json": {"get": _get("This document.", {"200": json_reply("OpenAPI 3.1.", {"type": "object"})},
+                                      security=[])},
+    }
+
+
+def _completion(config: Config, stream_note: str) -> dict:
+    operation = _json_post("ChatCompletionRequest", {"200": {
+        "description": "A chat.completion whose content is the reply with [n] markers; or its stream of "
+                       "chat.completion.chunk, ending with `data: [DONE]`.",
+        "content": {"application/json": {"schema": ref("ChatCompletion")},
+                    "text/event-stream": {"schema": sse_event({"message": {"anyOf": [
+                        const("[DONE]"), json_text({"anyOf": [ref("ChatCompletionChunk"), ref("Error")]})]}})}}}},
+        OPENAI_400, "The same chat, OpenAI-compatible.", stream_note)
+    operation["responses"]["404"] = error_reply(f"Another model than {config.model_name!r}.", "model_not_found")
+    return operation
+
+
+def _admin(summary: str, replies: dict, body: dict | None = None) -> dict:
+    """A route under /api/admin: it exists only when QA_ADMIN_KEY is set, and needs that key."""
+    operation = {"summary": summary, "description": "Only when QA_ADMIN_KEY is set (else 404); needs the admin key.",
+                 "security": [{"bearerKey": []}, {"apiKey": []}], "responses": _keyed(replies | {
+                     "404": error_reply("No such page, or no admin routes (QA_ADMIN_KEY unset).", "not_found")})}
+    return operation | ({"requestBody": {"required": True, "content": body}} if body else {})
