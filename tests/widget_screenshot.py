@@ -16,7 +16,7 @@ from chromium import launch
 from playwright.sync_api import Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ["莲湖街道拆除了多少平方米的棚亭杂屋？", "那“牛皮癣”铲除了多少个？"]
+QUESTIONS = ["莲湖街道拆除了多少平方米的棚亭杂屋？", "那“牛皮癣”清除了多少？"]
 WAIT_MS = 30_000
 
 
