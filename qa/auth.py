@@ -10,8 +10,9 @@ from qa.errors import Forbidden, Unauthorized
 
 READ, ADMIN = "read", "admin"
 ADMIN_PREFIX = "/api/admin/"
-_KEYED_PREFIXES = ("/api/", "/v1/")
-_OPEN_PATHS = frozenset({"/api/health"})
+# The API: what keys and rate limits apply to, but for the open paths (health checks of a load balancer).
+API_PREFIXES = ("/api/", "/v1/")
+OPEN_PATHS = frozenset({"/api/health"})
 
 
 class Keys:
@@ -29,7 +30,7 @@ class Keys:
         key under /api/ and /v1/ when one is set; None for open paths (/api/health, /, /widget.js...)."""
         if path.startswith(ADMIN_PREFIX):
             return ADMIN if self.admin_enabled else None  # off: the routes do not exist, a plain 404
-        if self._keys[READ] and path.startswith(_KEYED_PREFIXES) and path not in _OPEN_PATHS:
+        if self._keys[READ] and is_api(path):
             return READ
         return None
 
@@ -42,7 +43,7 @@ class Keys:
         needed = self.required(path)
         if needed is None or method == "OPTIONS":
             return
-        sent = [key for key in (_bearer(headers.get("Authorization")), headers.get("X-API-Key")) if key]
+        sent = _sent(headers)
         if not sent:
             raise Unauthorized("this route needs a key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`")
         opens = (ADMIN,) if needed == ADMIN else (READ, ADMIN)  # the admin key opens the read routes too
@@ -51,10 +52,24 @@ class Keys:
         if not any(matches):
             raise Forbidden("the key sent does not open this route")
 
+    def holder(self, headers: Mapping[str, str]) -> str | None:
+        """The sent key that is one of the keys (read or admin), else None: who a request counts against."""
+        return next((key for key in _sent(headers) if any([self._matches(key, READ), self._matches(key, ADMIN)])),
+                    None)
+
     def _matches(self, sent: str, role: str) -> bool:
         expected = self._keys[role]
         # Keys are ASCII (Config checks): any other sent text simply differs; surrogatepass lets every str encode.
         return bool(expected) and hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected)
+
+
+def is_api(path: str) -> bool:
+    """A path under the API that keys and rate limits apply to."""
+    return path.startswith(API_PREFIXES) and path not in OPEN_PATHS
+
+
+def _sent(headers: Mapping[str, str]) -> list[str]:
+    return [key for key in (_bearer(headers.get("Authorization")), headers.get("X-API-Key")) if key]
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qa.index import Index
 from qa.retrieve import PREFER_BONUS
-from qa.service import REFUSAL, QAService, Search
+from qa.service import REFUSAL, QAService, Search, Snapshot
 from qa.tokenize import Tokenizer
 
 # Words that open a follow-up ("那…", "还有…") or point back at something named before ("他", "该", "这次").
@@ -186,42 +187,42 @@ class Chat:
         self.service = service
         self._rewriter: tuple[object, Rewriter] | None = None  # (the index it knows the names of, the rewriter)
 
-    @property
-    def rewriter(self) -> Rewriter:
-        """A rewriter that knows the names the parser found in the served index's articles."""
-        index = self.service.index
+    def rewriter(self, index: Index) -> Rewriter:
+        """A rewriter that knows the names the parser found in the index's articles (made once per index)."""
         if self._rewriter is None or self._rewriter[0] is not index:
             articles = index.corpus.articles.values()
             names = {n for a in articles for n in (*a.reporters, *a.correspondents, a.kicker or "") if len(n) >= 2}
             self._rewriter = (index, Rewriter(self.service.tokenizer, frozenset(names)))
         return self._rewriter[1]
 
-    def understand(self, messages: list[dict]) -> tuple[Rewrite, str | None]:
+    def understand(self, messages: list[dict], snapshot: Snapshot) -> tuple[Rewrite, str | None]:
         """The last question made standalone, and the article the previous answer came from."""
         turns = list(user_turns(messages))
-        rewriter = self.rewriter
+        rewriter = self.rewriter(snapshot.index)
         previous = previous_answer = None
         for question, reply in turns[:-1]:
             previous = rewriter.rewrite(question, previous, previous_answer).standalone
             previous_answer = reply
         rewrite = rewriter.rewrite(turns[-1][0], previous, previous_answer)
-        return rewrite, self._source_article(previous_answer, previous) if rewrite.follow_up else None
+        return rewrite, self._source_article(snapshot, previous_answer, previous) if rewrite.follow_up else None
 
-    def _source_article(self, reply: str | None, question: str | None) -> str | None:
+    @staticmethod
+    def _source_article(snapshot: Snapshot, reply: str | None, question: str | None) -> str | None:
         """The article whose passage best matches the previous reply (it quotes its sentence), or the
         previous question when the client sent no reply or the reply was a refusal."""
         text = question if not reply or reply.startswith(REFUSAL) else _MARKER.sub("", reply.split("\n\n相关报道")[0])
-        hits = self.service.retriever.bm25(text, 1)
+        hits = snapshot.retriever.bm25(text, 1)
         return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
 
     def search(self, messages: list[dict], top_k: int) -> tuple[Rewrite, Search]:
         """Search the standalone question. A question that only lacks names (no pointer, no "那…") may
         stand alone after all: it is searched as asked too, and kept as asked when its best passage is
         elsewhere and matches it better than the rewrite's best passage matches the rewrite."""
-        rewrite, article = self.understand(messages)
-        found = self.service.search(rewrite.standalone, top_k, article)
+        snapshot = self.service.snapshot  # read once: the whole request works on one index
+        rewrite, article = self.understand(messages, snapshot)
+        found = self.service.search(rewrite.standalone, top_k, article, snapshot)
         if rewrite.follow_up and not rewrite.explicit and found.hits:
-            alone = self.service.search(rewrite.question, top_k)
+            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot)
             best = alone.hits[0] if alone.hits else None
             if best and best.chunk.article_id != article and best.score > found.hits[0].score - PREFER_BONUS:
                 return Rewrite(rewrite.question, rewrite.question, False, False), alone

@@ -22,7 +22,7 @@ from qa.parse import decode_page
 from qa.validate import quoted
 
 # A plain file name: letters, digits, `_`, `-`, `.`; never a path, a hidden file or another suffix.
-PAGE_NAME = re.compile(r"\w[\w.-]{0,95}\.txt")
+PAGE_NAME = re.compile(r"[^\W_][\w.-]{0,95}\.txt")
 PARTIAL = ".part"  # suffix of a page being written (never matches *.txt)
 _WORD = re.compile(r"[^\W\d_]")  # a letter or a Han character: something a reader could search for
 log = logging.getLogger(__name__)
@@ -146,21 +146,29 @@ class Library:
 
     def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
         """The page files of the folder (or those named): size, sha256, and what `index` holds of each."""
-        articles = Counter(a.page for a in index.corpus.articles.values())
-        chunks = Counter(c.page for c in index.corpus.chunks)
-        served = index.manifest.get("seeds", {})
-        skipped = index.manifest.get("skipped", {})
+        counts = page_counts(index)
         rows = []
         for path in sorted(self.folder.glob("*.txt")) if names is None else [self.folder / n for n in names]:
             try:
                 data = path.read_bytes()
             except OSError:  # a folder named *.txt, or a page removed meanwhile
                 continue
-            sha256 = hashlib.sha256(data).hexdigest()
-            rows.append({"name": path.name, "bytes": len(data), "sha256": sha256, "articles": articles[path.name],
-                         "chunks": chunks[path.name], "indexed": served.get(path.name) == sha256,
-                         "skipped": skipped.get(path.name)})
+            rows.append(describe(index, path.name, data, counts))
         return rows
+
+
+def page_counts(index: Index) -> tuple[Counter, Counter]:
+    """Articles and chunks of each page in an index."""
+    return Counter(a.page for a in index.corpus.articles.values()), Counter(c.page for c in index.corpus.chunks)
+
+
+def describe(index: Index, name: str, data: bytes, counts: tuple[Counter, Counter] | None = None) -> dict:
+    """A page's size, sha256, and what `index` holds of it (from the bytes given: no read of the folder)."""
+    articles, chunks = counts or page_counts(index)
+    sha256 = hashlib.sha256(data).hexdigest()
+    return {"name": name, "bytes": len(data), "sha256": sha256, "articles": articles[name], "chunks": chunks[name],
+            "indexed": index.manifest.get("seeds", {}).get(name) == sha256,
+            "skipped": index.manifest.get("skipped", {}).get(name)}
 
 
 def summary(index: Index) -> dict:

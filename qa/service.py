@@ -81,10 +81,12 @@ class QAService:
         """The reply body of /api/ask: the answer (or a refusal), the passages with citations, timings."""
         return self.answer(self.search(question, top_k, prefer_article))
 
-    def search(self, question: str, top_k: int = 5, prefer_article: str | None = None) -> Search:
-        """Retrieval alone; `prefer_article` (e.g. the one a chat's previous answer came from) is favoured."""
+    def search(self, question: str, top_k: int = 5, prefer_article: str | None = None,
+               snapshot: Snapshot | None = None) -> Search:
+        """Retrieval alone; `prefer_article` (e.g. the one a chat's previous answer came from) is favoured.
+        A caller that already read the snapshot for this request passes it (one index per request)."""
         started = time.perf_counter()
-        snapshot = self.snapshot
+        snapshot = snapshot or self.snapshot
         timings: dict[str, float] = {}
         analysed = snapshot.retriever.analyse(question)
         hits = snapshot.retriever.hybrid(question, top_k, timings, analysed, prefer_article)
@@ -112,7 +114,8 @@ class QAService:
         return body
 
     def passages_json(self, found: Search) -> list[dict]:
-        return [self._passage_json(found.snapshot, h, found.question) for h in found.hits]
+        words = sorted(set(self.tokenizer(found.question)), key=len, reverse=True)  # once for all passages
+        return [self._passage_json(found.snapshot, h, words) for h in found.hits]
 
     def _answer_json(self, answer: Answer) -> dict:
         return {
@@ -125,22 +128,22 @@ class QAService:
             "page": answer.chunk.page,
         }
 
-    def _passage_json(self, snapshot: Snapshot, hit: Hit, question: str) -> dict:
+    def _passage_json(self, snapshot: Snapshot, hit: Hit, words: list[str]) -> dict:
         chunk = hit.chunk
         return {
             "citation": chunk.id,
             "score": round(hit.score, 4),
             "text": chunk.text,
-            "highlights": self._highlights(chunk, question),
+            "highlights": self._highlights(chunk, words),
             "article": self._article_summary(snapshot.index.corpus.articles[chunk.article_id]),
             "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end},
         }
 
-    def _highlights(self, chunk: Chunk, question: str) -> list[dict]:
-        """Offsets in the passage text of the question's words (the longest match wins overlaps)."""
+    def _highlights(self, chunk: Chunk, words: list[str]) -> list[dict]:
+        """Offsets in the passage text of the question's words, longest first (the longest wins overlaps)."""
         prepared = self.tokenizer.prepare(chunk.text)
         spans: list[tuple[int, int]] = []
-        for word in sorted(set(self.tokenizer(question)), key=len, reverse=True):
+        for word in words:
             start = prepared.find(word)
             while start >= 0:
                 end = start + len(word)

@@ -45,8 +45,26 @@ def test_with_keys_each_key_has_its_own_count(config, service):
     for _ in range(2):
         assert client.get("/api/articles", headers={"X-API-Key": keyed.read_key}).status_code == 200
     assert client.get("/api/articles", headers={"X-API-Key": keyed.read_key}).status_code == 429
-    # the same address with a wrong key is refused by the access check, not counted as that client
+    # a wrong key from the same address counts against the address, not the key: refused, not limited
     assert client.get("/api/articles", headers={"X-API-Key": "wrong-key-of-the-limits-test"}).status_code == 403
+
+
+def test_made_up_keys_do_not_open_new_counts(config, service):
+    keyed = replace(config, rate_limit="2/minute", read_key="read-key-of-the-limits-test", admin_key="")
+    client = create_app(keyed, service).test_client()
+    for n in range(2):  # the real key, with a different made-up X-API-Key each time: still the real key's count
+        headers = {"Authorization": f"Bearer {keyed.read_key}", "X-API-Key": f"made-up-key-number-{n}"}
+        assert client.get("/api/articles", headers=headers).status_code == 200
+    headers = {"Authorization": f"Bearer {keyed.read_key}", "X-API-Key": "made-up-key-number-2"}
+    assert client.get("/api/articles", headers=headers).status_code == 429
+
+
+def test_wrong_keys_are_counted_against_the_address(config, service):
+    keyed = replace(config, rate_limit="2/minute", read_key="read-key-of-the-limits-test", admin_key="")
+    client = create_app(keyed, service).test_client()
+    codes = [client.get("/api/articles", headers={"X-API-Key": f"guess-number-{n:04d}-of-the-key"}).status_code
+             for n in range(3)]
+    assert codes == [403, 403, 429], "key guessing is rate limited"
 
 
 @pytest.mark.parametrize("rate", ["120", "fast", "1/fortnight", "5/minute;"])

@@ -34,6 +34,7 @@ def create_app(config: Config, service: QAService | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["qa"] = service = service or QAService(config)
     keys = Keys(config)
+    limit_rates(app, config, keys)  # before the access check: refused keys count too
     app.before_request(lambda: keys.check(request.method, request.path, request.headers))  # the one access check
     app.extensions["qa.chat"] = Chat(service)
     app.register_blueprint(api.blueprint)
@@ -44,7 +45,6 @@ def create_app(config: Config, service: QAService | None = None) -> Flask:
     app.register_blueprint(widget.blueprint)
     app.register_blueprint(openapi.blueprint)
     widget.allow_origins(app, config.allowed_origins)
-    limit_rates(app, config)
     add_security_headers(app)
     app.register_error_handler(Exception, _error_response)
     return app

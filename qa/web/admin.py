@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from qa.config import Config
 from qa.errors import UnsupportedMediaType
 from qa.index import build_index
-from qa.library import Library, check_name, check_size, summary
+from qa.library import Library, check_name, check_size, describe, summary
 from qa.service import QAService
 from qa.web.helpers import service
 
@@ -39,9 +39,10 @@ def documents():
 @blueprint.put("/documents/<path:name>")
 def put_document(name: str):
     """The body is the page file as it is (UTF-8 or GB18030); 201 when new, 200 when it replaced a page."""
-    index, created = library().put({name: page_body(name)})
-    [document] = library().documents(index, [name])
-    return jsonify({"document": document, "index": summary(index)}), 201 if created else 200
+    data = page_body(name)
+    index, created = library().put({name: data})
+    # Described from the bytes written, not the folder: another update may remove the page right after.
+    return jsonify({"document": describe(index, name, data), "index": summary(index)}), 201 if created else 200
 
 
 @blueprint.delete("/documents/<path:name>")
