@@ -206,7 +206,8 @@ class QAService:
                 "reporters": list(article.reporters), "correspondents": list(article.correspondents), "page": article.page}
 
     def _article_json(self, snapshot: Snapshot, article: Article) -> dict:
-        chunks = [c.id for c in snapshot.index.corpus.chunks if c.article_id == article.id]
+        retriever = snapshot.retriever  # its article -> chunk positions: no scan of every chunk per lookup
+        chunks = [retriever.chunks[int(i)].id for i in retriever.article_chunks.get(article.id, ())]
         return self._article_summary(article) | {
             "body": article.body,
             "source": {"file": article.page, "start": article.body_start, "end": article.body_end},
