@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify
 
 from qa.validate import check_chat
-from qa.web.helpers import chat, event_stream, json_body, service, stream_errors
+from qa.web.helpers import chat, event_stream, json_body, service, sse, stream_errors
 
 blueprint = Blueprint("chat", __name__, url_prefix="/api")
 
@@ -18,11 +16,5 @@ def converse():
     messages, top_k, stream = check_chat(json_body(), config.chat_max_messages, config.chat_max_chars)
     if not stream:
         return jsonify(chat().reply(messages, top_k))
-    events = (sse(name, data) for name, data in chat().events(messages, top_k))
-    return event_stream(stream_errors(events, lambda error: sse("error", error.to_json())))
-
-
-def sse(event: str, data: dict) -> str:
-    """One Server-Sent Event: its name and its JSON data on one line."""
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
+    events = (sse(data, name) for name, data in chat().events(messages, top_k))
+    return event_stream(stream_errors(events, lambda error: sse(error.to_json(), "error")))

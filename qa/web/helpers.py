@@ -44,6 +44,12 @@ def event_stream(lines: Iterable[str]) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
+def sse(data: dict, event: str | None = None) -> str:
+    """One Server-Sent Event: its name (when it has one) and its JSON data on one line."""
+    named = f"event: {event}\n" if event else ""
+    return f"{named}data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
 def stream_errors(events: Iterator[str], error_event: Callable[[QAError], str]) -> Iterator[str]:
     """The events, then one error event if producing them fails (the status line has left by then)."""
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 
@@ -10,7 +9,7 @@ from flask import Blueprint, jsonify
 
 from qa.errors import NotFound
 from qa.validate import check_chat, quoted
-from qa.web.helpers import chat, event_stream, json_body, service, stream_errors
+from qa.web.helpers import chat, event_stream, json_body, service, sse, stream_errors
 
 blueprint = Blueprint("openai", __name__, url_prefix="/v1")
 _CREATED = 1_764_000_000  # a fixed "created" time for the one model (OpenAI lists one per model)
@@ -41,23 +40,19 @@ def completions():
             "usage": _usage(messages, reply["reply"]),
         } | _extras(reply))
     chunks = _chunks(completion | {"object": "chat.completion.chunk"}, chat().events(messages, top_k))
-    return event_stream(stream_errors(chunks, lambda error: _data(error.to_json())))
+    return event_stream(stream_errors(chunks, lambda error: sse(error.to_json())))
 
 
 def _chunks(head: dict, events) -> object:
     """The reply as chat.completion.chunk objects: the role, the text piece by piece, then the finish with
     the citations, then [DONE]."""
-    yield _data(head | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+    yield sse(head | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
     for name, data in events:
         if name == "answer":
-            yield _data(head | {"choices": [{"index": 0, "delta": {"content": data["delta"]}, "finish_reason": None}]})
+            yield sse(head | {"choices": [{"index": 0, "delta": {"content": data["delta"]}, "finish_reason": None}]})
         elif name == "done":
-            yield _data(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]} | _extras(data))
+            yield sse(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]} | _extras(data))
     yield "data: [DONE]\n\n"
-
-
-def _data(payload: dict) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
 def _plain_messages(body: object) -> object:
