@@ -55,7 +55,7 @@ def main() -> None:
         index = Index.build(corpus, seeds.encoder, seeds.tokenizer,
                             cache=EmbeddingCache(config.cache_dir / "embeddings", seeds.encoder.fingerprint), progress=False)
         retriever = Retriever(index, seeds.encoder, seeds.tokenizer, config)
-        answerer = Answerer(seeds.tokenizer, index.bm25.idf, corpus.headline)
+        answerer = Answerer(seeds.tokenizer, corpus.headline)
         questions = [json.loads(line) for line in (folder / "questions.jsonl").open(encoding="utf-8")]
         for q in random.Random(1).sample(questions, min(args.limit, len(questions))):
             hits, f = features_of(retriever, answerer, corpus.pages, q["question"])

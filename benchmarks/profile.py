@@ -58,9 +58,9 @@ def stage_timings(service, questions: list[str], rounds: int) -> dict[str, list[
             analysed = timed("question analysis (jieba words, IDF, type)", lambda: retriever.analyse(q))
             timed("embedding: model tokenizer", lambda: encoder.tokenizer.encode(encoder.query_prefix + q))
             timed("embedding: tokenizer + forward pass", lambda: encoder.encode_query(q))
-            timed("BM25 (jieba words + bm25s scores)", lambda: index.bm25.scores(tokenizer(q)))
-            timed("FAISS search (top 100) + candidate vectors", lambda: index.ann.vectors(
-                index.ann.search(encoder.encode_query(q)[None, :], service.config.candidates)[1][0]))
+            timed("BM25 (jieba words + bm25s scores)", lambda: index.store.bm25.scores(tokenizer(q)))
+            timed("FAISS search (top 100) + candidate vectors", lambda: index.store.ann.vectors(
+                index.store.ann.search(encoder.encode_query(q)[None, :], service.config.candidates)[1][0]))
             hits = timed("retrieval, embedding cached (BM25+FAISS+fusion+re-rank)", lambda: retriever.hybrid(q, 5))
             tokenizer.tagged.cache_clear()
             timed("answer extraction, POS tags not cached", lambda: service.answerer.answer(analysed, hits, pages))
@@ -106,7 +106,7 @@ def main() -> None:
     print(f"{'stage':56s} {'p50':>7s} {'p95':>7s}")
     for name, values in times.items():
         print(f"{name:56s} {statistics.median(values):7.2f} {percentile(values, 95):7.2f}")
-    print(f"({service.index.bm25.size} passages, vectors in {service.index.ann.kind})")
+    print(f"({service.index.store.bm25.size} passages, vectors in {service.index.store.ann.kind})")
 
 
 if __name__ == "__main__":

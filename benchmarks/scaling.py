@@ -54,6 +54,7 @@ from qa.fusion import top_k  # noqa: E402
 from qa.index import Index, build_index, seed_checksums, settings_of  # noqa: E402
 from qa.model import ensure_model  # noqa: E402
 from qa.sparse import BM25Index  # noqa: E402
+from qa.store import EmbeddedStore  # noqa: E402
 from qa.tokenize import Tokenizer  # noqa: E402
 
 CMRC = ROOT.parent / "shared" / "bench" / "cmrc2018_dev"
@@ -211,11 +212,11 @@ def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tok
     bm25 = BM25Index()
     bm25.build([[words[t] for t in d] for d in docs])
     ann = for_size(len(chunks), config.ann_exact_below)
-    ann.build(synthetic_vectors(seed.ann.vectors(np.arange(seed.ann.size)), len(chunks), rng))
+    ann.build(synthetic_vectors(seed.store.ann.vectors(np.arange(seed.store.ann.size)), len(chunks), rng))
     served = dataclasses.replace(config, seeds_dir=seeds, index_dir=folder / "index")
     from qa.index import Corpus
 
-    index = Index(Corpus(pages, articles, chunks), bm25, ann, types, seed.manifest | {
+    index = Index(Corpus(pages, articles, chunks), EmbeddedStore(bm25, ann), types, seed.manifest | {
         "counts": {"pages": len(pages), "articles": len(articles), "chunks": len(chunks)},
         "settings": settings_of(served), "seeds": seed_checksums(seeds)})
     index.save(served.index_dir)
@@ -235,7 +236,7 @@ def end_to_end(sizes: list[int], config: Config, encoder: Encoder) -> list[dict]
             try:
                 times = one_client(url, questions, 2)
                 kind = json.loads((served.index_dir / "ann" / "ann.json").read_text())["kind"]
-                row = {"size": Index.load(served.index_dir).ann.size, "ann": kind, "index_made_s": made,
+                row = {"size": Index.load(served.index_dir).store.size, "ann": kind, "index_made_s": made,
                        "start_s": ready, "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95),
                        "rss_mb": rss_mb(process.pid)}
             finally:

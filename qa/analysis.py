@@ -63,5 +63,6 @@ def passage(text: str, spans, types, title: str, tokenizer: Tokenizer) -> Passag
 def question(text: str, tokenizer: Tokenizer, idf) -> Question:
     prepared = tokenizer.prepare(text)
     content = _QUESTION_FRAME.sub(" ", prepared)  # interrogatives never appear in the answer
-    words = tuple((w, idf(w)) for w in dict.fromkeys(tokenizer(text)))
+    words = list(dict.fromkeys(tokenizer(text)))
+    words = tuple(zip(words, map(float, idf(words))))  # idf: the IDF of each of a list of tokens, in one call
     return Question(prepared, bigrams(content), words, question_type(prepared))

@@ -51,8 +51,8 @@ def raw_span(chunk: Chunk, raw_page: str, start: int, end: int) -> Span:
 class Answerer:
     """Picks the answer sentence and span from the re-ranked hits and scores the confidence."""
 
-    def __init__(self, tokenizer: Tokenizer, idf, headline_of):
-        self.tokenizer, self.idf, self.headline_of = tokenizer, idf, headline_of
+    def __init__(self, tokenizer: Tokenizer, headline_of):
+        self.tokenizer, self.headline_of = tokenizer, headline_of
 
     def answer(self, q: analysis.Question, hits: list[Hit], raw_page_of) -> Answer | None:
         if not hits:

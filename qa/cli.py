@@ -78,7 +78,7 @@ def _library(config: Config):
     """The seeds folder and index of the config; the model loads only when a build starts (after the checks)."""
     from qa.library import Library
 
-    def build():
+    def build(changes):
         from qa.dense import Encoder
         from qa.index import build_index
         from qa.model import ensure_model
@@ -86,7 +86,7 @@ def _library(config: Config):
 
         encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
                           config.query_threads)
-        return build_index(config, encoder, Tokenizer(), progress=True)
+        return build_index(config, encoder, Tokenizer(), changes, progress=True)
 
     return Library(config, build)
 

@@ -47,6 +47,16 @@ class Config:
     query_threads: int = _setting(1, "Threads ONNX Runtime uses to encode one question while serving.", "QA_QUERY_THREADS")
     ann_exact_below: int = _setting(50_000, "Indexes of fewer passages use exact vector search (FAISS Flat), larger "
                                     "ones IVF (see BENCHMARKS.md, Scale).", "QA_ANN_EXACT_BELOW")
+    store: str = _setting("embedded", "Where the index lives and is searched: `embedded` (bm25s and FAISS files in "
+                          "QA_INDEX_DIR, in the server's process) or `milvus` (collections at QA_MILVUS_URI, shared "
+                          "by every API server).", "QA_STORE")
+    milvus_uri: str = _setting("milvus.db", "With QA_STORE=milvus: a local path (Milvus Lite in this process; one "
+                               "process only; relative to the working folder) or the `http://host:port` of a Milvus "
+                               "server or cluster.", "QA_MILVUS_URI")
+    milvus_token: str = _setting("", "With QA_STORE=milvus: the `user:password` or API key of the Milvus server; "
+                                 "unset: none.", "QA_MILVUS_TOKEN", secret=True)
+    milvus_collection: str = _setting("qa", "With QA_STORE=milvus: the prefix of the collection names "
+                                      "(`<prefix>_chunks`, `<prefix>_records`).", "QA_MILVUS_COLLECTION")
     host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
     port: int = _setting(8000, "Port the server listens on.", "QA_PORT")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
@@ -96,6 +106,10 @@ class Config:
                      if not _ORIGIN.fullmatch(origin)]
         if self.rate_limit and not _RATE_LIMIT.fullmatch(self.rate_limit):
             problems.append("rate_limit must look like '120/minute' or '10/second;1000/day'")
+        if self.store not in ("embedded", "milvus"):
+            problems.append("store must be `embedded` or `milvus`")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            problems.append("milvus_collection must be letters, digits and `_`, starting with a letter or `_`")
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
 

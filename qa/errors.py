@@ -67,6 +67,13 @@ class NotReady(QAError):
     code = "not_ready"
 
 
+class StoreUnavailable(QAError):
+    """The store (a Milvus server) did not answer or refused; retry later."""
+
+    status = 503
+    code = "store_unavailable"
+
+
 class IndexMismatch(QAError):
     """The index on disk was written by another format version or for other settings."""
 

@@ -12,17 +12,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from qa.analysis import sentence_types
-from qa.ann import ANN, for_size
 from qa.chunk import chunk_article
 from qa.config import Config
 from qa.dense import EmbeddingCache, Encoder
 from qa.documents import Article, Chunk
 from qa.errors import IndexMismatch, NotReady, UnreadablePage
 from qa.parse import parse_page, read_page
-from qa.sparse import BM25Index
+from qa.store import EmbeddedStore, Store
 from qa.tokenize import Tokenizer
 
 FORMAT_VERSION = 1
@@ -92,35 +92,45 @@ def settings_of(config: Config) -> dict:
     }
 
 
+def encode_corpus(corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache: EmbeddingCache | None = None,
+                  progress: bool = True) -> tuple[list[list[str]], np.ndarray, list[list[list[str]]]]:
+    """What every store indexes of a corpus: per chunk its BM25 tokens, its vector and its sentences' answer types."""
+    texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
+    tokens = [tokenizer(t) for t in tqdm(texts, desc="tokenising", disable=not progress, unit="chunk")]
+    vectors = encoder.encode_passages(texts, progress=progress, cache=cache)
+    types = [
+        [sentence_types(c.text[a:b], tokenizer) for a, b in c.sentences]
+        for c in tqdm(corpus.chunks, desc="analysing", disable=not progress, unit="chunk")
+    ]
+    return tokens, vectors, types
+
+
+def new_manifest(corpus: Corpus, encoder: Encoder, store: str) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "store": store,
+        "model": {"name": encoder.name, "dimension": encoder.dim, "fingerprint": encoder.fingerprint},
+        "counts": {"pages": len(corpus.pages), "articles": len(corpus.articles), "chunks": len(corpus.chunks)},
+        "skipped": corpus.skipped,
+    }
+
+
 @dataclass
 class Index:
-    """Everything a query needs, loaded in memory."""
+    """Everything a query needs: the corpus and its answer types in memory, and a store that searches it."""
 
     corpus: Corpus
-    bm25: BM25Index
-    ann: ANN
+    store: Store
     types: list[list[list[str]]]  # per chunk, per sentence: answer types present
     manifest: dict
 
     @classmethod
     def build(cls, corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache: EmbeddingCache | None = None,
               progress: bool = True, ann_exact_below: int = Config.ann_exact_below) -> "Index":
-        texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
-        bm25 = BM25Index()
-        bm25.build([tokenizer(t) for t in tqdm(texts, desc="tokenising", disable=not progress, unit="chunk")])
-        ann = for_size(len(texts), ann_exact_below)  # exact search while it is fast enough
-        ann.build(encoder.encode_passages(texts, progress=progress, cache=cache))
-        types = [
-            [sentence_types(c.text[a:b], tokenizer) for a, b in c.sentences]
-            for c in tqdm(corpus.chunks, desc="analysing", disable=not progress, unit="chunk")
-        ]
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "model": {"name": encoder.name, "dimension": encoder.dim, "fingerprint": encoder.fingerprint},
-            "counts": {"pages": len(corpus.pages), "articles": len(corpus.articles), "chunks": len(corpus.chunks)},
-            "skipped": corpus.skipped,
-        }
-        return cls(corpus, bm25, ann, types, manifest)
+        """An embedded index (bm25s + FAISS in this process) of a corpus."""
+        tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress)
+        store = EmbeddedStore.build(tokens, vectors, ann_exact_below)
+        return cls(corpus, store, types, new_manifest(corpus, encoder, EmbeddedStore.kind))
 
     def save(self, folder: Path) -> None:
         """Write into a temporary sibling folder, then rename into place: never a half index.
@@ -144,8 +154,7 @@ class Index:
         _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in self.corpus.articles.values()))
         _write_jsonl(folder / "chunks.jsonl", (dataclasses.asdict(c) | {"types": t}
                                                for c, t in zip(self.corpus.chunks, self.types)))
-        self.bm25.save(folder / "bm25")
-        self.ann.save(folder / "ann")
+        self.store.save(folder)
         # The manifest last: a folder without one is never taken for an index.
         (folder / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -166,21 +175,29 @@ class Index:
     @classmethod
     def _read(cls, folder: Path, manifest: dict) -> "Index":
         pages = {r["name"]: r["text"] for r in _read_jsonl(folder / "pages.jsonl")}
-        articles = {r["id"]: _record(Article, r) for r in _read_jsonl(folder / "articles.jsonl")}
+        articles = {r["id"]: record_of(Article, r) for r in _read_jsonl(folder / "articles.jsonl")}
         rows = list(_read_jsonl(folder / "chunks.jsonl"))
-        chunks = [_record(Chunk, r) for r in rows]
+        chunks = [record_of(Chunk, r) for r in rows]
         corpus = Corpus(pages, articles, chunks, manifest.get("skipped", {}))
-        index = cls(corpus, BM25Index.load(folder / "bm25"), ANN.load(folder / "ann"), [r["types"] for r in rows],
-                    manifest)
-        sizes = {"chunks": len(chunks), "bm25": index.bm25.size, "vectors": index.ann.size,
+        store = EmbeddedStore.load(folder)
+        index = cls(corpus, store, [r["types"] for r in rows], manifest)
+        sizes = {"chunks": len(chunks), "bm25": store.bm25.size, "vectors": store.ann.size,
                  "manifest": manifest.get("counts", {}).get("chunks")}
         if len(set(sizes.values())) != 1:
             raise ValueError(f"its parts disagree on the number of chunks: {sizes}")
         return index
 
 
-def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
-    """Parse the seed pages, build every component and write the index folder."""
+def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None] | None = None,
+                progress: bool = True) -> Index:
+    """Parse the seed pages, build every component and write the index folder. `changes` are the pages an
+    update just wrote (bytes) or removed (None): the Milvus store applies only those; the embedded one
+    rebuilds from the folder (its embedding cache encodes only new passages)."""
+    if config.store == "milvus":
+        from qa import milvus  # imported only for this store: embedded serving never loads pymilvus
+
+        return milvus.update(config, encoder, tokenizer, changes) if changes else milvus.build(config, encoder, tokenizer,
+                                                                                             progress)
     started = time.perf_counter()
     checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
     pages, skipped = read_seeds(config.seeds_dir)
@@ -314,7 +331,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _record(cls, row: dict):
+def record_of(cls, row: dict):
+    """A dataclass record from its JSON row (lists back to tuples, other keys left out)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: _tuples(v) for k, v in row.items() if k in names})
 
@@ -337,6 +355,10 @@ def _read_jsonl(path: Path):
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
     """Load the index; build it when missing, stale or damaged; refuse one of another format version."""
+    if config.store == "milvus":
+        from qa import milvus
+
+        return milvus.load_or_build(config, encoder, tokenizer, progress)
     recover_interrupted_swap(config.index_dir)
     reason = stale_reason(config)  # raises IndexMismatch for another format version
     if reason is None:

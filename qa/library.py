@@ -84,7 +84,8 @@ class Library:
     A build that fails puts the page files back as they were, so folder and index agree again.
     """
 
-    def __init__(self, config: Config, build: Callable[[], Index], publish: Callable[[Index], None] = lambda _: None):
+    def __init__(self, config: Config, build: Callable[[dict[str, bytes | None]], Index],
+                 publish: Callable[[Index], None] = lambda _: None):
         self.config, self.folder, self.build, self.publish = config, config.seeds_dir, build, publish
         self._lock = threading.Lock()  # this process's updates, in turn
         self._file_lock = FileLock(config.index_dir.with_name(f".{config.index_dir.name}.lock"))  # other processes'
@@ -135,7 +136,7 @@ class Library:
         try:
             for name, data in changes.items():
                 _set(self.folder / name, data)
-            index = self.build()
+            index = self.build(changes)
             self.publish(index)
         except BaseException:
             log.error("the update of %s failed: the page files are put back as they were", sorted(changes) or "nothing")

@@ -10,7 +10,7 @@ from qa import analysis, rerank
 from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Hit
-from qa.fusion import fuse, top_k
+from qa.fusion import fuse
 from qa.index import Index
 from qa.tokenize import Tokenizer
 
@@ -41,16 +41,16 @@ class Retriever:
         return self.index.corpus.chunks
 
     def bm25(self, question: str, k: int) -> list[Hit]:
-        scores = self.index.bm25.scores(self.tokenizer(question))
-        return [Hit(self.chunks[i], float(scores[i]), {"bm25": float(scores[i])}) for i in top_k(scores, k)]
+        scores, ids = self.index.store.keyword(self.tokenizer(question), k)
+        return [Hit(self.chunks[i], float(s), {"bm25": float(s)}) for s, i in zip(scores, ids)]
 
     def dense(self, question: str, k: int) -> list[Hit]:
-        scores, ids = self.index.ann.search(self.encoder.encode_query(question)[None, :], k)
-        return [Hit(self.chunks[i], float(s), {"dense": float(s)}) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        scores, ids = self.index.store.nearest(self.encoder.encode_query(question), k)
+        return [Hit(self.chunks[i], float(s), {"dense": float(s)}) for s, i in zip(scores, ids)]
 
     def analyse(self, question: str) -> analysis.Question:
         """The question's words, IDF weights, bigrams and asked type: computed once per request."""
-        return analysis.question(question, self.tokenizer, self.index.bm25.idf)
+        return analysis.question(question, self.tokenizer, self.index.store.idf)
 
     def hybrid(self, question: str, k: int, timings: dict[str, float] | None = None,
                analysed: analysis.Question | None = None, prefer_article: str | None = None) -> list[Hit]:
@@ -63,13 +63,9 @@ class Retriever:
         started = time.perf_counter()
         query = self.encoder.encode_query(question)
         embedded = time.perf_counter()
-        n = self.config.candidates
-        bm25_all = self.index.bm25.scores(self.tokenizer(question))
-        _, dense_ids = self.index.ann.search(query[None, :], n)
         preferred = self.article_chunks.get(prefer_article, _NONE)
-        ids = np.unique(np.concatenate([top_k(bm25_all, n), dense_ids[0][dense_ids[0] >= 0], preferred]))
-        bm25 = bm25_all[ids]
-        cosine = self.index.ann.vectors(ids) @ query
+        ids, bm25, cosine = self.index.store.candidates(self.tokenizer(question), query, self.config.candidates,
+                                                        preferred)
         fused = fuse(bm25, cosine, self.config.dense_weight)
         order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
         if len(preferred):  # the preferred article's passages are re-ranked even when fusion ranked them low

@@ -36,7 +36,7 @@ class Snapshot:
     @classmethod
     def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config) -> "Snapshot":
         return cls(index, Retriever(index, encoder, tokenizer, config),
-                   Answerer(tokenizer, index.bm25.idf, index.corpus.headline), {c.id: c for c in index.corpus.chunks})
+                   Answerer(tokenizer, index.corpus.headline), {c.id: c for c in index.corpus.chunks})
 
 
 @dataclass
@@ -62,14 +62,23 @@ class QAService:
         self.tokenizer = Tokenizer()
         self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
                                config.query_threads)
-        self.snapshot = Snapshot.of(load_or_build(config, self.encoder, self.tokenizer, progress), self.encoder,
-                                    self.tokenizer, config)
+        index = load_or_build(config, self.encoder, self.tokenizer, progress)
+        self._snapshot = Snapshot.of(index, self.encoder, self.tokenizer, config)
+        self._follower = follower(config, index)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
 
     def swap(self, index: Index) -> None:
         """Serve another index from the next request on; requests under way finish on the one they started with."""
-        self.snapshot = Snapshot.of(index, self.encoder, self.tokenizer, self.config)
+        self._snapshot = Snapshot.of(index, self.encoder, self.tokenizer, self.config)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The index to serve this request from: with a shared (Milvus) store, the newest that any API server
+        or `qa add` wrote (looked for at most once a second)."""
+        if self._follower is not None and (newer := self._follower.newer(self._snapshot.index)) is not None:
+            self.swap(newer)
+        return self._snapshot
 
     # The parts of the current snapshot, for callers outside a request (tests, benchmarks).
     index = property(lambda self: self.snapshot.index)
@@ -214,6 +223,15 @@ class QAService:
             "passages": chunks,
             "warnings": list(article.warnings),
         }
+
+
+def follower(config: Config, index: Index):
+    """What keeps a server on the newest index other processes write: only the shared Milvus store has one."""
+    if config.store != "milvus":
+        return None
+    from qa.milvus import Follower  # embedded serving never loads pymilvus
+
+    return Follower(config, index.store.client)
 
 
 def sentence_citation(chunk: Chunk, sentence_index: int) -> str:

@@ -67,11 +67,11 @@ def test_a_build_over_the_threshold_serves_from_ivf(service, tmp_path):
     corpus, encoder = service.index.corpus, service.encoder
     cache = EmbeddingCache(service.config.cache_dir / "embeddings", encoder.fingerprint)
     index = Index.build(corpus, encoder, service.tokenizer, cache=cache, progress=False, ann_exact_below=10)
-    assert index.ann.kind == "faiss-ivf" and cache.last_encoded == 0
+    assert index.store.ann.kind == "faiss-ivf" and cache.last_encoded == 0
     index.save(tmp_path / "index")
     loaded = Index.load(tmp_path / "index")
-    assert loaded.ann.kind == "faiss-ivf" and loaded.ann.size == len(corpus.chunks)
-    vectors = loaded.ann.vectors(np.arange(loaded.ann.size))
-    np.testing.assert_allclose(vectors, service.index.ann.vectors(np.arange(loaded.ann.size)), atol=1e-6)
-    scores, _ = loaded.ann.search(vectors, 1)
+    assert loaded.store.ann.kind == "faiss-ivf" and loaded.store.ann.size == len(corpus.chunks)
+    vectors = loaded.store.ann.vectors(np.arange(loaded.store.ann.size))
+    np.testing.assert_allclose(vectors, service.index.store.ann.vectors(np.arange(loaded.store.ann.size)), atol=1e-6)
+    scores, _ = loaded.store.ann.search(vectors, 1)
     assert scores.min() > 0.9999  # every passage is its own nearest neighbour

@@ -40,7 +40,7 @@ def test_question_vectors_match_the_torch_model(service, reference):
     assert ours.shape == (len(TEXTS), encoder.dim) == theirs.shape
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert np.sum(ours * theirs, axis=1).min() > 0.98
-    passages = service.index.ann.vectors(np.arange(service.index.ann.size))
+    passages = service.index.store.ann.vectors(np.arange(service.index.store.ann.size))
     on_topic = slice(0, 4)  # the news texts; the rest match no passage, their best is a near tie
     assert ((ours[on_topic] @ passages.T).argmax(axis=1) == (theirs[on_topic] @ passages.T).argmax(axis=1)).all()
 

@@ -41,7 +41,7 @@ def test_rebuild_gives_the_same_ids_and_reuses_embeddings(config, service, tmp_p
     assert index.manifest["encoded_chunks"] == 0, "unchanged chunks come from the embedding cache"
     loaded = Index.load(other.index_dir)
     assert [c.id for c in loaded.corpus.chunks] == [c.id for c in index.corpus.chunks]
-    assert loaded.ann.size == len(loaded.corpus.chunks) == loaded.bm25.size
+    assert loaded.store.ann.size == len(loaded.corpus.chunks) == loaded.store.bm25.size
 
 
 def test_changed_seed_makes_the_index_stale(config, tmp_path):

@@ -157,7 +157,7 @@ def test_a_failed_build_puts_the_pages_back(archive, service):
     seeds, index = snapshot(archive.seeds_dir), snapshot(archive.index_dir)
     victim = sorted(archive.seeds_dir.glob("*.txt"))[0].name
 
-    def broken_build():
+    def broken_build(changes):
         raise OSError("disk full (simulated)")
 
     library = Library(archive, broken_build)

@@ -1,0 +1,476 @@
+"""The Milvus store: chunks, vectors and BM25 weights in Milvus collections that every API server shares.
+
+Layout (MILVUS_FORMAT; collection names start with QA_MILVUS_COLLECTION, `qa` by default):
+
+- `<prefix>_chunks`, a row per chunk: `id` (primary key: the chunk id), `page`, `article_id`, `seq` (the chunk's
+  place in its page), `headline`, `text`, `start`/`end` (raw offsets in the page file), `record` (JSON: sentence
+  offsets and answer types), `dense` (the passage vector; IP of normalised vectors = cosine) and `sparse` (per
+  token, keyed by a 32-bit hash of it, the BM25 term-frequency part tf / (tf + k1 (1 - b + b dl / avgdl))).
+  A query's sparse vector holds each token's IDF (times its count): their inner product is bm25s's score.
+- `<prefix>_records`, small records by `key`: the manifest (`manifest`), articles (`a:<id>`, JSON), page texts in
+  parts (`p:<name>#<part>`, for citations), and each token's document frequency (`t:<token>`, for IDF).
+
+The weights are computed here, not by Milvus's BM25 function: the tokens are the embedded store's own (jieba
+search mode after NFKC, simplified Chinese and stopwords), IDF stays exact after incremental updates (only the
+average length is kept from the last full build), and the question analysis needs the IDF too (BENCHMARKS.md,
+Milvus, has both measured).
+
+API servers keep no state of their own: each mirrors the texts and answer types of the manifest's generation
+(re-read when an update anywhere bumps it) and asks Milvus for every search and every candidate's vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus.client.types import LoadState
+
+from qa.config import Config
+from qa.dense import EmbeddingCache, Encoder
+from qa.documents import Article, Chunk
+from qa.errors import IndexMismatch, NotReady, StoreUnavailable
+from qa.index import (
+    FORMAT_VERSION,
+    Corpus,
+    Index,
+    encode_corpus,
+    new_manifest,
+    read_seeds,
+    record_of,
+    seed_checksums,
+    settings_of,
+)
+from qa.parse import decode_page
+from qa.store import Candidates, Store
+from qa.tokenize import Tokenizer
+
+MILVUS_FORMAT = 1
+K1, B = 1.2, 0.75  # as qa.sparse.BM25Index
+BATCH = 1000  # rows per insert
+PAGE_PART = 16_000  # characters of page text per record: at most 64,000 bytes in a 65,535-byte VARCHAR
+MAX_TEXT = 65_535
+SEARCH_LIMIT = 16_384  # Milvus's largest top-k
+IDF_CACHE = 100_000  # tokens whose IDF a store keeps
+REFRESH_SECONDS = 1.0  # how often a server asks whether another process changed the collections
+_MANIFEST = "manifest"
+log = logging.getLogger(__name__)
+
+
+class Names:
+    """The collection names of a prefix."""
+
+    def __init__(self, prefix: str):
+        self.chunks, self.records = f"{prefix}_chunks", f"{prefix}_records"
+
+
+def connect(config: Config) -> MilvusClient:
+    """A client of QA_MILVUS_URI: a local path opens Milvus Lite in this process, `http://…` a server."""
+    uri = config.milvus_uri
+    local = not uri.startswith(("http://", "https://", "tcp://"))
+    with unavailable(f"cannot open Milvus at {uri}"):
+        return MilvusClient(str(Path(uri).resolve()) if local else uri, token=config.milvus_token)
+
+
+@contextmanager
+def unavailable(what: str) -> Iterator[None]:
+    """Milvus errors (a server down, a Milvus Lite file another process holds) as a clear 503."""
+    try:
+        yield
+    except MilvusException as error:
+        raise StoreUnavailable(f"{what}: {error.message or error}") from error
+
+
+def token_id(token: str) -> int:
+    """A token's dimension in the sparse vectors: a stable 32-bit hash, so writers share no vocabulary."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little") % (2**32 - 1)
+
+
+def term_key(token: str) -> str:
+    key = f"t:{token}"
+    return key if len(key.encode()) <= 500 else f"t#{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def idf(df: int, documents: int) -> float:
+    """Lucene IDF, as bm25s computes it."""
+    return math.log(1 + (documents - df + 0.5) / (df + 0.5))
+
+
+def term_weights(tokens: list[str], avgdl: float) -> dict[int, float]:
+    """A chunk's sparse vector: BM25's term-frequency part of each token (IDF comes with the query)."""
+    norm = K1 * (1 - B + B * len(tokens) / max(avgdl, 1e-9))
+    weights: dict[int, float] = {}
+    for token, tf in Counter(tokens).items():
+        tid = token_id(token)
+        weights[tid] = weights.get(tid, 0.0) + tf / (tf + norm)
+    return weights
+
+
+class MilvusStore(Store):
+    """Searches the chunks collection; positions are places in the mirrored chunk list of one generation."""
+
+    kind = "milvus"
+
+    def __init__(self, client: MilvusClient, names: Names, chunk_ids: list[str], documents: int):
+        self.client, self.names, self.chunk_ids, self.documents = client, names, chunk_ids, documents
+        self.position = {cid: i for i, cid in enumerate(chunk_ids)}
+        self._idf: dict[str, float] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    def idf(self, tokens: list[str]) -> list[float]:
+        missing = list(dict.fromkeys(t for t in tokens if t not in self._idf))
+        if missing:
+            with unavailable("Milvus did not answer"):
+                rows = self.client.get(self.names.records, ids=[term_key(t) for t in missing], output_fields=["body"])
+            df = {row["key"]: int(row["body"]) for row in rows}
+            if len(self._idf) > IDF_CACHE:
+                self._idf.clear()
+            self._idf.update({t: idf(df.get(term_key(t), 0), self.documents) for t in missing})
+        return [self._idf[t] for t in tokens]
+
+    def query_vector(self, tokens: list[str]) -> dict[int, float]:
+        """Each known token's IDF times its count (bm25s counts a repeated query token again)."""
+        counts = Counter(tokens)
+        known = [t for t in counts if t in self._known(list(counts))]
+        vector: dict[int, float] = {}
+        for token, weight in zip(known, self.idf(known)):
+            vector[token_id(token)] = vector.get(token_id(token), 0.0) + weight * counts[token]
+        return vector
+
+    def _known(self, tokens: list[str]) -> set[str]:
+        top = idf(0, self.documents)  # a token no chunk holds: no posting to find
+        return {t for t, w in zip(tokens, self.idf(tokens)) if w < top}
+
+    def _search(self, data, field: str, n: int, other: str = "id") -> list[tuple[int, float, object]]:
+        """(position, score, the `other` field) of the n best rows for a sparse or dense query vector."""
+        if n <= 0 or not self.chunk_ids or not len(data):
+            return []
+        with unavailable("Milvus did not answer"):
+            found = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(n, SEARCH_LIMIT),
+                                       output_fields=[other], search_params={"metric_type": "IP"})[0]
+        # Rows an update added after this generation was read are not in the mirror yet: left out.
+        return [(self.position[h["id"]], h["distance"], h["entity"].get(other)) for h in found if h["id"] in self.position]
+
+    @staticmethod
+    def _arrays(hits: list[tuple[int, float, object]]) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([s for _, s, _ in hits], dtype=np.float32).reshape(-1),
+                np.array([i for i, _, _ in hits], dtype=np.int64).reshape(-1))
+
+    def keyword(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._arrays(self._search(self.query_vector(tokens), "sparse", n))
+
+    def nearest(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._arrays(self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", n))
+
+    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray) -> Candidates:
+        """Each search brings the other half's vector of its rows (one round trip less than fetching them
+        after: Milvus Lite's get costs as much as a search), so every candidate is scored exactly by both."""
+        vector = self.query_vector(tokens)
+        bm25: dict[int, float] = {}
+        cosine: dict[int, float] = {}
+        for i, score, dense in self._search(vector, "sparse", n, other="dense"):
+            bm25[i], cosine[i] = score, float(np.dot(dense, query))
+        for i, score, sparse in self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", n, other="sparse"):
+            cosine[i], bm25[i] = score, bm25.get(i) or _dot(sparse, vector)
+        missing = [int(i) for i in extra if int(i) not in cosine]
+        if missing:
+            with unavailable("Milvus did not answer"):
+                rows = self.client.get(self.names.chunks, ids=[self.chunk_ids[i] for i in missing],
+                                       output_fields=["dense", "sparse"])
+            for row in rows:  # a row an update removed meanwhile does not come back: left out
+                i = self.position[row["id"]]
+                bm25[i], cosine[i] = _dot(row["sparse"], vector), float(np.dot(row["dense"], query))
+        ids = np.array(sorted(cosine), dtype=np.int64)
+        return Candidates(ids, np.array([bm25[i] for i in ids], dtype=np.float32),
+                          np.array([cosine[i] for i in ids], dtype=np.float32))
+
+
+def _dot(sparse: dict[int, float], vector: dict[int, float]) -> float:
+    return sum(w * sparse.get(t, 0.0) for t, w in vector.items())
+
+
+class Collections:
+    """Writes and reads the layout above: full builds, page updates, and the mirror a server serves from."""
+
+    def __init__(self, config: Config, client: MilvusClient | None = None):
+        self.config, self.names = config, Names(config.milvus_collection)
+        self.client = client or connect(config)
+
+    # -- reading ------------------------------------------------------------------------------
+    def manifest(self) -> dict | None:
+        with unavailable(f"cannot read the Milvus collections at {self.config.milvus_uri}"):
+            if not self.client.has_collection(self.names.records):
+                return None
+            for name in (self.names.records, self.names.chunks):  # Milvus Lite opens its collections released
+                if self.client.has_collection(name) and self.client.get_load_state(name)["state"] != LoadState.Loaded:
+                    self.client.load_collection(name)
+            rows = self.client.get(self.names.records, ids=[_MANIFEST], output_fields=["body"])
+        return json.loads(rows[0]["body"]) if rows else None
+
+    def generation(self) -> int | None:
+        manifest = self.manifest()
+        return manifest and manifest.get("generation")
+
+    def load(self) -> Index | None:
+        """The mirror of the current generation; None when nothing was built yet. Read again when an update
+        ran meanwhile (its manifest, written last, has another generation)."""
+        for _ in range(5):
+            manifest = self.manifest()
+            if manifest is None:
+                return None
+            check_manifest(manifest, self.config)
+            index = self._read(manifest)
+            if self.generation() == manifest["generation"]:
+                return index
+        raise StoreUnavailable("the Milvus collections kept changing while they were read: try again")
+
+    def _read(self, manifest: dict) -> Index:
+        with unavailable(f"cannot read the Milvus collections at {self.config.milvus_uri}"):
+            records = list(self._rows(self.names.records, 'kind in ["article", "page"]', ["kind", "page", "body"]))
+            rows = list(self._rows(self.names.chunks, 'id != ""',
+                                   ["id", "page", "article_id", "seq", "text", "start", "end", "record"]))
+        parts: dict[str, list[tuple[int, str]]] = {}
+        articles = []
+        for row in records:
+            if row["kind"] == "page":
+                parts.setdefault(row["page"], []).append((int(row["key"].rpartition("#")[2]), row["body"]))
+            else:
+                articles.append(record_of(Article, json.loads(row["body"])))
+        pages = {name: "".join(text for _, text in sorted(parts[name])) for name in sorted(parts)}
+        articles.sort(key=lambda a: (a.page, a.id))
+        rows.sort(key=lambda r: (r["page"], r["seq"]))
+        chunks = [Chunk(r["id"], r["article_id"], r["page"], r["text"], r["start"], r["end"],
+                        tuple(tuple(s) for s in r["record"]["sentences"])) for r in rows]
+        corpus = Corpus(pages, {a.id: a for a in articles}, chunks, manifest.get("skipped", {}))
+        store = MilvusStore(self.client, self.names, [c.id for c in chunks], manifest["bm25"]["documents"])
+        return Index(corpus, store, [r["record"]["types"] for r in rows], manifest)
+
+    def _rows(self, collection: str, filter: str, fields: list[str]) -> Iterator[dict]:
+        """Every row matching a filter, in batches (Milvus caps one query's rows)."""
+        iterator = self.client.query_iterator(collection, filter=filter, output_fields=fields, batch_size=BATCH)
+        try:
+            while batch := iterator.next():
+                yield from batch
+        finally:
+            iterator.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def build(self, corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache: EmbeddingCache | None,
+              progress: bool, manifest: dict) -> Index:
+        """Drop and write the collections for a corpus; readers see nothing in between (no atomic swap here)."""
+        started = time.perf_counter()
+        tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress)
+        lengths = [len(t) for t in tokens]
+        bm25 = {"k1": K1, "b": B, "documents": len(tokens), "length": sum(lengths),
+                "avgdl": sum(lengths) / max(len(lengths), 1)}
+        with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
+            self._create(encoder.dim, len(corpus.chunks))
+            self._insert_page_rows(corpus, tokens, vectors, types, bm25["avgdl"])
+            df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
+            self._insert(self.names.records, [_term(t, n) for t, n in df.items()])
+        manifest = new_manifest(corpus, encoder, MilvusStore.kind) | manifest | {
+            "milvus_format": MILVUS_FORMAT, "generation": 1, "bm25": bm25, "settings": settings_of(self.config),
+            "encoded_chunks": cache.last_encoded if cache else None,
+            "build_seconds": round(time.perf_counter() - started, 2)}
+        return self._commit(corpus, types, manifest)
+
+    def update(self, changes: dict[str, bytes | None], encoder: Encoder, tokenizer: Tokenizer,
+               cache: EmbeddingCache | None) -> Index:
+        """Replace (bytes) or remove (None) pages: their rows go, the new ones come, document frequencies follow."""
+        manifest = self.manifest()
+        if manifest is None:
+            raise NotReady("the Milvus collections are not built yet: run `python -m qa build`")
+        check_manifest(manifest, self.config)
+        bm25, seeds = dict(manifest["bm25"]), dict(manifest["seeds"])
+        df: Counter = Counter()
+        with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
+            for name in changes:
+                for row in self._rows(self.names.chunks, f"page == {json.dumps(name)}", ["text", "headline"]):
+                    old = tokenizer(Chunk("", "", name, row["text"], 0, 0).indexed_text(row["headline"]))
+                    df.subtract(set(old))
+                    bm25["documents"] -= 1
+                    bm25["length"] -= len(old)
+                for collection in (self.names.chunks, self.names.records):
+                    self.client.delete(collection, filter=f"page == {json.dumps(name)}")
+                seeds.pop(name, None)
+            added = {n: data for n, data in changes.items() if data is not None}
+            corpus = Corpus.from_pages({n: decode_page(data, n) for n, data in added.items()}, self.config)
+            tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress=False)
+            self._insert_page_rows(corpus, tokens, vectors, types, bm25["avgdl"])
+            for chunk_tokens in tokens:
+                df.update(set(chunk_tokens))
+            bm25["documents"] += len(tokens)
+            bm25["length"] += sum(map(len, tokens))
+            self._add_document_frequencies(df)
+        seeds |= {n: hashlib.sha256(data).hexdigest() for n, data in added.items()}
+        manifest |= {"generation": manifest["generation"] + 1, "bm25": bm25, "seeds": dict(sorted(seeds.items())),
+                     "encoded_chunks": cache.last_encoded if cache else None}
+        return self._commit(None, None, manifest)
+
+    def _commit(self, corpus: Corpus | None, types, manifest: dict) -> Index:
+        """Write the manifest last (readers take a new generation from it) and return the new mirror."""
+        if corpus is None:
+            corpus = self._read(manifest).corpus  # the counts of what the collections now hold
+        manifest["counts"] = {"pages": len(corpus.pages), "articles": len(corpus.articles),
+                              "chunks": len(corpus.chunks)}
+        manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
+            self._insert(self.names.records, [_record(_MANIFEST, "manifest", "", json.dumps(manifest, ensure_ascii=False))])
+        return self._read(manifest) if types is None else Index(
+            corpus, MilvusStore(self.client, self.names, [c.id for c in corpus.chunks], manifest["bm25"]["documents"]),
+            types, manifest)
+
+    def _create(self, dim: int, size: int) -> None:
+        for name in (self.names.chunks, self.names.records):
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)
+        chunks = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        chunks.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+        for name in ("page", "article_id"):
+            chunks.add_field(name, DataType.VARCHAR, max_length=512)
+        chunks.add_field("seq", DataType.INT64)
+        for name in ("headline", "text"):
+            chunks.add_field(name, DataType.VARCHAR, max_length=MAX_TEXT)
+        chunks.add_field("start", DataType.INT64)
+        chunks.add_field("end", DataType.INT64)
+        chunks.add_field("record", DataType.JSON)
+        chunks.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        index = self.client.prepare_index_params()
+        if size < self.config.ann_exact_below:
+            index.add_index("dense", index_type="FLAT", metric_type="IP")
+        else:  # the graph index FAISS keeps recall with (qa/ann.py); a cluster takes these parameters
+            index.add_index("dense", index_type="HNSW", metric_type="IP", params={"M": 32, "efConstruction": 64})
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        self.client.create_collection(self.names.chunks, schema=chunks, index_params=index)
+        records = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        records.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+        records.add_field("kind", DataType.VARCHAR, max_length=16)
+        records.add_field("page", DataType.VARCHAR, max_length=512)
+        records.add_field("body", DataType.VARCHAR, max_length=MAX_TEXT)
+        records.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
+        index = self.client.prepare_index_params()
+        index.add_index("unused", index_type="FLAT", metric_type="IP")
+        self.client.create_collection(self.names.records, schema=records, index_params=index)
+
+    def _insert_page_rows(self, corpus: Corpus, tokens, vectors: np.ndarray, types, avgdl: float) -> None:
+        seq: Counter = Counter()
+        rows = []
+        for chunk, chunk_tokens, vector, chunk_types in zip(corpus.chunks, tokens, vectors, types):
+            rows.append({"id": chunk.id, "page": chunk.page, "article_id": chunk.article_id, "seq": seq[chunk.page],
+                         "headline": corpus.headline(chunk), "text": chunk.text, "start": chunk.start, "end": chunk.end,
+                         "record": {"sentences": chunk.sentences, "types": chunk_types},
+                         "dense": vector.astype(np.float32).tolist(), "sparse": term_weights(chunk_tokens, avgdl)})
+            seq[chunk.page] += 1
+        self._insert(self.names.chunks, rows)
+        records = [_record(f"a:{a.id}", "article", a.page, json.dumps(asdict(a), ensure_ascii=False))
+                   for a in corpus.articles.values()]
+        for name, text in corpus.pages.items():
+            records += [_record(f"p:{name}#{i // PAGE_PART:05d}", "page", name, text[i : i + PAGE_PART])
+                        for i in range(0, max(len(text), 1), PAGE_PART)]
+        self._insert(self.names.records, records)
+
+    def _add_document_frequencies(self, delta: Counter) -> None:
+        changed = [t for t, n in delta.items() if n]
+        current: dict[str, int] = {}
+        for start in range(0, len(changed), BATCH):
+            keys = [term_key(t) for t in changed[start : start + BATCH]]
+            current |= {row["key"]: int(row["body"]) for row in
+                        self.client.get(self.names.records, ids=keys, output_fields=["body"])}
+        counts = {t: current.get(term_key(t), 0) + delta[t] for t in changed}
+        gone = [term_key(t) for t, n in counts.items() if n <= 0]
+        if gone:
+            self.client.delete(self.names.records, ids=gone)
+        self._insert(self.names.records, [_term(t, n) for t, n in counts.items() if n > 0])
+
+    def _insert(self, collection: str, rows: list[dict]) -> None:
+        """Upsert in batches, then flush: Milvus searches unflushed rows far more slowly."""
+        for start in range(0, len(rows), BATCH):
+            self.client.upsert(collection, rows[start : start + BATCH])
+        self.client.flush(collection)
+
+
+class Follower:
+    """Notices the updates other processes make (the manifest's generation changes) and reads them: at most
+    one look every REFRESH_SECONDS, by one request thread at a time while the others go on."""
+
+    def __init__(self, config: Config, client: MilvusClient):
+        self.collections = Collections(config, client)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def newer(self, index: Index) -> Index | None:
+        """A mirror of a newer generation than `index`'s, or None."""
+        if time.monotonic() - self._checked < REFRESH_SECONDS or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            self._checked = time.monotonic()
+            if self.collections.generation() == index.manifest.get("generation"):
+                return None
+            return self.collections.load()
+        finally:
+            self._lock.release()
+
+
+def _record(key: str, kind: str, page: str, body: str) -> dict:
+    return {"key": key, "kind": kind, "page": page, "body": body, "unused": [0.0, 0.0]}
+
+
+def _term(token: str, df: int) -> dict:
+    return _record(term_key(token), "term", "", str(df))
+
+
+def check_manifest(manifest: dict, config: Config) -> None:
+    """Refuse collections of another layout, or built with other settings: this code would misread them."""
+    where = f"the Milvus collections {config.milvus_collection}_* at {config.milvus_uri}"
+    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("milvus_format") != MILVUS_FORMAT:
+        raise IndexMismatch(f"{where} have another format (format {manifest.get('format_version')}, Milvus layout "
+                            f"{manifest.get('milvus_format')}; this code reads {FORMAT_VERSION}, {MILVUS_FORMAT}): "
+                            f"rebuild them with `python -m qa build`")
+
+
+def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
+    """The mirror of the collections; built from the seeds when there are none, or when they were built with
+    other settings or another model. Changed seed files do not rebuild them: the collections, not this machine's
+    folder, hold the archive (`python -m qa build` loads the folder again)."""
+    collections = Collections(config)
+    index = collections.load()
+    if index is not None:
+        model = index.manifest.get("model", {})
+        if index.manifest.get("settings") == settings_of(config) and model.get("fingerprint") == encoder.fingerprint:
+            return index
+        log.info("rebuilding the Milvus collections: built with other settings or another model")
+    return build(config, encoder, tokenizer, progress, collections)
+
+
+def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True,
+          collections: Collections | None = None) -> Index:
+    """Load every seed page into the collections (a full build: weights use the new average length)."""
+    checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
+    pages, skipped = read_seeds(config.seeds_dir)
+    if not pages:
+        raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
+    corpus = Corpus.from_pages(pages, config, skipped)
+    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
+    return (collections or Collections(config)).build(corpus, encoder, tokenizer, cache, progress,
+                                                      {"seeds": checksums})
+
+
+def update(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None]) -> Index:
+    """Apply page changes to the collections (Library's build step with QA_STORE=milvus)."""
+    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
+    return Collections(config).update(changes, encoder, tokenizer, cache)
