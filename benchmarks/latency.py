@@ -1,6 +1,7 @@
 """Latency of /api/ask through a real server, and the build and start-up times of the seeds' index.
 
 Usage: python benchmarks/latency.py [QUESTIONS.jsonl] [--url URL] [--rounds N] [--clients N] [--no-build]
+                                   [--store milvus [--milvus-uri URI]]
 
 Without --url it first times three index builds of the seeds with `python -m qa build` into a
 temporary folder (unless --no-build): cold (an empty embedding cache: every passage is embedded),
@@ -9,6 +10,9 @@ starts `server.py` on a free loopback port over the built index/ (building it fi
 reports the time from process start to a ready /api/health, the one-client p50/p95/p99, the
 throughput of `clients` concurrent clients and the server's RSS. Every loop is bounded: `rounds`
 passes over the question set.
+
+With --store milvus the builds and the server use the Milvus store: Milvus Lite in a temporary folder (in
+the build's and then the server's process), or the Milvus server --milvus-uri names (collections `bench_*`).
 """
 
 from __future__ import annotations
@@ -96,8 +100,9 @@ def build(env: dict[str, str]) -> tuple[float, dict]:
     return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def build_times() -> None:
-    """Cold, warm and one-page-changed builds of the seeds into a temporary index folder and cache."""
+def build_times(store: dict[str, str]) -> None:
+    """Cold, warm and one-page-changed builds of the seeds into a temporary index folder (or the store's
+    collections) and cache."""
     from qa.config import Config
 
     config = Config.from_env()
@@ -106,7 +111,7 @@ def build_times() -> None:
         shutil.copytree(config.seeds_dir, seeds)
         page = sorted(seeds.glob("*.txt"))[2]
         env = {"QA_SEEDS_DIR": str(seeds), "QA_INDEX_DIR": str(Path(tmp) / "index"),
-               "QA_CACHE_DIR": str(Path(tmp) / "cache"), "QA_MODEL_PATH": str(config.resolved_model_path)}
+               "QA_CACHE_DIR": str(Path(tmp) / "cache"), "QA_MODEL_PATH": str(config.resolved_model_path)} | store
         for name in ("cold (empty embedding cache)", "warm (all embeddings cached)", "one page changed"):
             if name == "one page changed":  # three sentences of one page end differently
                 page.write_text(page.read_text(encoding="utf-8").replace("。", "，", 3), encoding="utf-8")
@@ -122,19 +127,29 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="passes over the questions (later ones hit the query cache)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--no-build", action="store_true", help="skip the timed builds of the seeds")
+    parser.add_argument("--store", choices=["embedded", "milvus"], default="embedded")
+    parser.add_argument("--milvus-uri", help="a Milvus server's http://host:port (default: Milvus Lite in a temporary folder)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = {} if args.store == "embedded" else {
+            "QA_STORE": "milvus", "QA_MILVUS_URI": args.milvus_uri or str(Path(tmp) / "bench.db"),
+            "QA_MILVUS_COLLECTION": "bench"}
+        run(args, store)
+
+
+def run(args, store: dict[str, str]) -> None:
     questions = [json.loads(line)["question"] for line in args.questions.open(encoding="utf-8") if line.strip()]
     process = None
     url = args.url
     if not url:
         if not args.no_build:
-            build_times()
+            build_times(store)
         from qa.config import Config
         from qa.index import stale_reason
 
-        if stale_reason(Config.from_env()):
-            build({})
-        process, url, ready = start_server()
+        if store or stale_reason(Config.from_env()):
+            build(store)
+        process, url, ready = start_server(store)
         print(f"start to ready {ready:.2f} s (server process start to /api/health, over the built index)")
     try:
         times = one_client(url, questions, args.rounds)

@@ -1,10 +1,12 @@
 """Retrieval benchmark: hit@1, hit@5, MRR and ms/query of BM25, dense and the server's hybrid.
 
-Usage: python benchmarks/retrieval.py DATASET_DIR [--limit N] [--dump FEATURES.jsonl]
+Usage: python benchmarks/retrieval.py DATASET_DIR [--limit N] [--dump FEATURES.jsonl] [--store milvus [--milvus-uri URI]]
 
 DATASET_DIR holds corpus.jsonl ({id,title,text}) and questions.jsonl ({id,question,answers,doc_id,
 answer_starts}). The corpus is chunked with the project's own chunker into a throw-away in-memory
-index. A hit is a chunk of the gold document that contains one of the answers.
+index (or, with --store milvus, into Milvus: Milvus Lite in a temporary folder unless --milvus-uri names a
+server; its collections are named `bench_*`). A hit is a chunk of the gold document that contains one of
+the answers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 import unicodedata
 from pathlib import Path
@@ -27,6 +30,7 @@ from qa.index import Corpus, Index  # noqa: E402
 from qa.model import ensure_model  # noqa: E402
 from qa.normalize import normalise  # noqa: E402
 from qa.retrieve import Retriever  # noqa: E402
+from qa.store import STORES  # noqa: E402
 from qa.tokenize import Tokenizer  # noqa: E402
 
 
@@ -79,18 +83,31 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="a seeded random sample of this many questions")
     parser.add_argument("--dump", type=Path, help="write the hybrid's candidate features per question (for tuning)")
     parser.add_argument("--only", choices=["bm25", "dense", "hybrid"], action="append")
+    parser.add_argument("--store", choices=STORES, default="embedded")
+    parser.add_argument("--milvus-uri", help="a Milvus server's http://host:port (default: Milvus Lite in a temporary folder)")
     args = parser.parse_args()
 
-    config = Config.from_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config.from_env(store=args.store, milvus_uri=args.milvus_uri or str(Path(tmp) / "bench.db"),
+                                 milvus_collection="bench")
+        run(args, config)
+
+
+def run(args, config: Config) -> None:
     tokenizer = Tokenizer()
     encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
                       config.query_threads)
     started = time.perf_counter()
     corpus = load_corpus(args.dataset, config)
-    index = Index.build(corpus, encoder, tokenizer, cache=EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint),
-                        progress=True)
+    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
+    if config.store == "milvus":
+        from qa.milvus import Collections
+
+        index = Collections(config).build(corpus, encoder, tokenizer, cache, progress=True, manifest={})
+    else:
+        index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=True)
     retriever = Retriever(index, encoder, tokenizer, config)
-    print(f"# {args.dataset.name}: {len(corpus.articles)} docs, {len(corpus.chunks)} chunks, "
+    print(f"# {args.dataset.name} ({config.store} store): {len(corpus.articles)} docs, {len(corpus.chunks)} chunks, "
           f"index built in {time.perf_counter() - started:.1f} s", flush=True)
 
     questions = [json.loads(line) for line in (args.dataset / "questions.jsonl").open(encoding="utf-8")]

@@ -76,7 +76,7 @@ def _remove(config: Config, args) -> int:
 
 def _library(config: Config):
     """The seeds folder and index of the config; the model loads only when a build starts (after the checks)."""
-    from qa.library import Library
+    from qa.library import library_for
 
     def build(changes):
         from qa.dense import Encoder
@@ -88,7 +88,7 @@ def _library(config: Config):
                           config.query_threads)
         return build_index(config, encoder, Tokenizer(), changes, progress=True)
 
-    return Library(config, build)
+    return library_for(config, build)
 
 
 def _ask(config: Config, args) -> int:

@@ -102,7 +102,7 @@ class Library:
         for name, data in pages.items():
             check_page(name, data, self.config)
         with self._exclusive():
-            existing = {name for name in pages if (self.folder / name).exists()}
+            existing = set(pages) & self.names()
             if existing and not replace:
                 names = ", ".join(sorted(existing))
                 raise _refused(names, Conflict(f"{names}: already in the archive (replace with --replace)",
@@ -116,10 +116,11 @@ class Library:
         for name in names:
             check_name(name)
         with self._exclusive():
-            missing = [name for name in names if not (self.folder / name).is_file()]
+            current = self.names()
+            missing = [name for name in names if name not in current]
             if missing:
                 raise _refused(missing[0], NotFound(f"no page named {quoted(missing[0])}"))
-            if not any(p.is_file() and p.name not in names for p in self.folder.glob("*.txt")):
+            if not current - set(names):
                 raise _refused(names[0], Conflict("that would leave the archive without pages", code="last_page"))
             index = self._apply(dict.fromkeys(names))
         log.info("pages removed: %s", ", ".join(names))
@@ -130,20 +131,28 @@ class Library:
         with self._exclusive():
             return self._apply({})
 
+    def names(self) -> set[str]:
+        """The pages of the archive: here the page files of the folder."""
+        return {p.name for p in self.folder.glob("*.txt") if p.is_file()}
+
     def _apply(self, changes: dict[str, bytes | None]) -> Index:
-        """Write (bytes) or remove (None) page files, rebuild, publish; a failure puts the files back as they were."""
-        previous = {name: _read_or_none(self.folder / name) for name in changes}
+        """Write (bytes) or remove (None) pages, rebuild, publish; a failure puts the pages back as they were."""
+        previous = self._write(changes)
         try:
-            for name, data in changes.items():
-                _set(self.folder / name, data)
             index = self.build(changes)
             self.publish(index)
         except BaseException:
-            log.error("the update of %s failed: the page files are put back as they were", sorted(changes) or "nothing")
-            for name, data in previous.items():
-                _set(self.folder / name, data)
+            log.error("the update of %s failed: the pages are put back as they were", sorted(changes) or "nothing")
+            self._write(previous)
             raise
         return index
+
+    def _write(self, changes: dict[str, bytes | None]) -> dict[str, bytes | None]:
+        """Write or remove page files; what they were before."""
+        previous = {name: _read_or_none(self.folder / name) for name in changes}
+        for name, data in changes.items():
+            _set(self.folder / name, data)
+        return previous
 
     def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
         """The page files of the folder (or those named): size, sha256, and what `index` holds of each."""
@@ -156,6 +165,16 @@ class Library:
                 continue
             rows.append(describe(index, path.name, data, counts))
         return rows
+
+
+def library_for(config: Config, build: Callable[[dict[str, bytes | None]], Index],
+                publish: Callable[[Index], None] = lambda _: None) -> Library:
+    """The archive of the configured store: page files in the seeds folder, or (QA_STORE=milvus) the collections."""
+    if config.store == "milvus":
+        from qa.milvus import SharedLibrary  # embedded serving never loads pymilvus
+
+        return SharedLibrary(config, build, publish)
+    return Library(config, build, publish)
 
 
 def page_counts(index: Index) -> tuple[Counter, Counter]:

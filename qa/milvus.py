@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import threading
 import time
@@ -52,6 +51,7 @@ from qa.index import (
     seed_checksums,
     settings_of,
 )
+from qa.library import Library, page_counts
 from qa.parse import decode_page
 from qa.store import Candidates, Store
 from qa.tokenize import Tokenizer
@@ -62,10 +62,10 @@ BATCH = 1000  # rows per insert
 PAGE_PART = 16_000  # characters of page text per record: at most 64,000 bytes in a 65,535-byte VARCHAR
 MAX_TEXT = 65_535
 SEARCH_LIMIT = 16_384  # Milvus's largest top-k
+EF_SEARCH = 128  # HNSW search breadth of qa/ann.py's FaissHNSW
 IDF_CACHE = 100_000  # tokens whose IDF a store keeps
 REFRESH_SECONDS = 1.0  # how often a server asks whether another process changed the collections
 _MANIFEST = "manifest"
-log = logging.getLogger(__name__)
 
 
 class Names:
@@ -160,8 +160,10 @@ class MilvusStore(Store):
         if n <= 0 or not self.chunk_ids or not len(data):
             return []
         with unavailable("Milvus did not answer"):
+            # `ef` is HNSW's search breadth (at least the top k; FLAT and the sparse index ignore it).
             found = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(n, SEARCH_LIMIT),
-                                       output_fields=[other], search_params={"metric_type": "IP"})[0]
+                                       output_fields=[other], search_params={"metric_type": "IP", "params": {
+                                           "ef": max(EF_SEARCH, min(n, SEARCH_LIMIT))}})[0]
         # Rows an update added after this generation was read are not in the mirror yet: left out.
         return [(self.position[h["id"]], h["distance"], h["entity"].get(other)) for h in found if h["id"] in self.position]
 
@@ -295,7 +297,8 @@ class Collections:
         if manifest is None:
             raise NotReady("the Milvus collections are not built yet: run `python -m qa build`")
         check_manifest(manifest, self.config)
-        bm25, seeds = dict(manifest["bm25"]), dict(manifest["seeds"])
+        started = time.perf_counter()
+        bm25, seeds, sizes = dict(manifest["bm25"]), dict(manifest["seeds"]), dict(manifest["page_bytes"])
         df: Counter = Counter()
         with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
             for name in changes:
@@ -307,6 +310,7 @@ class Collections:
                 for collection in (self.names.chunks, self.names.records):
                     self.client.delete(collection, filter=f"page == {json.dumps(name)}")
                 seeds.pop(name, None)
+                sizes.pop(name, None)
             added = {n: data for n, data in changes.items() if data is not None}
             corpus = Corpus.from_pages({n: decode_page(data, n) for n, data in added.items()}, self.config)
             tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress=False)
@@ -317,8 +321,10 @@ class Collections:
             bm25["length"] += sum(map(len, tokens))
             self._add_document_frequencies(df)
         seeds |= {n: hashlib.sha256(data).hexdigest() for n, data in added.items()}
+        sizes |= {n: len(data) for n, data in added.items()}
         manifest |= {"generation": manifest["generation"] + 1, "bm25": bm25, "seeds": dict(sorted(seeds.items())),
-                     "encoded_chunks": cache.last_encoded if cache else None}
+                     "page_bytes": dict(sorted(sizes.items())), "encoded_chunks": cache.last_encoded if cache else None,
+                     "build_seconds": round(time.perf_counter() - started, 2)}
         return self._commit(None, None, manifest)
 
     def _commit(self, corpus: Corpus | None, types, manifest: dict) -> Index:
@@ -404,6 +410,28 @@ class Collections:
         self.client.flush(collection)
 
 
+class SharedLibrary(Library):
+    """The archive in Milvus: pages are added and removed in the collections alone, so every API server sees
+    them; the seeds folder is only what a full build (`qa build`, a first start) loads."""
+
+    def names(self) -> set[str]:
+        manifest = Collections(self.config).manifest()  # the newest, whichever process wrote it
+        return set(manifest["seeds"]) if manifest else set()
+
+    def _write(self, changes: dict[str, bytes | None]) -> dict[str, bytes | None]:
+        """No page file is written: Milvus keeps the text (a failed update is repaired by sending it again)."""
+        return {}
+
+    def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
+        """The archive's pages (or those named) as the collections hold them."""
+        manifest = index.manifest
+        articles, chunks = page_counts(index)
+        return [{"name": name, "bytes": manifest["page_bytes"][name], "sha256": manifest["seeds"][name],
+                 "articles": articles[name], "chunks": chunks[name], "indexed": True,
+                 "skipped": manifest.get("skipped", {}).get(name)}
+                for name in (sorted(manifest["seeds"]) if names is None else names) if name in manifest["seeds"]]
+
+
 class Follower:
     """Notices the updates other processes make (the manifest's generation changes) and reads them: at most
     one look every REFRESH_SECONDS, by one request thread at a time while the others go on."""
@@ -444,17 +472,20 @@ def check_manifest(manifest: dict, config: Config) -> None:
 
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
-    """The mirror of the collections; built from the seeds when there are none, or when they were built with
-    other settings or another model. Changed seed files do not rebuild them: the collections, not this machine's
-    folder, hold the archive (`python -m qa build` loads the folder again)."""
+    """The mirror of the collections; built from the seeds when there are none. Collections built with other
+    settings or another model are refused, and changed seed files do not rebuild them: the collections, not
+    this machine's folder, hold the archive (`python -m qa build` loads the folder again)."""
     collections = Collections(config)
     index = collections.load()
-    if index is not None:
-        model = index.manifest.get("model", {})
-        if index.manifest.get("settings") == settings_of(config) and model.get("fingerprint") == encoder.fingerprint:
-            return index
-        log.info("rebuilding the Milvus collections: built with other settings or another model")
-    return build(config, encoder, tokenizer, progress, collections)
+    if index is None:
+        return build(config, encoder, tokenizer, progress, collections)
+    model = index.manifest.get("model", {})
+    if index.manifest.get("settings") != settings_of(config) or model.get("fingerprint") != encoder.fingerprint:
+        # Other servers may be serving them: never rebuilt behind their backs.
+        raise IndexMismatch(f"the Milvus collections {config.milvus_collection}_* at {config.milvus_uri} were built "
+                            f"with other settings or another model than this server's: rebuild them with "
+                            f"`python -m qa build` (every API server must then use the same settings and model)")
+    return index
 
 
 def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True,
@@ -466,8 +497,9 @@ def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool
         raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
     corpus = Corpus.from_pages(pages, config, skipped)
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
+    sizes = {p.name: p.stat().st_size for p in sorted(config.seeds_dir.glob("*.txt")) if p.name in checksums}
     return (collections or Collections(config)).build(corpus, encoder, tokenizer, cache, progress,
-                                                      {"seeds": checksums})
+                                                      {"seeds": checksums, "page_bytes": sizes})
 
 
 def update(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None]) -> Index:

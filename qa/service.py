@@ -205,7 +205,7 @@ class QAService:
         return {
             "ready": True,
             "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "skipped", "built_at",
-                                                   "build_seconds")},
+                                                   "build_seconds")} | {"store": self.config.store},
             "start_seconds": round(self.ready_seconds, 2),
         }
 

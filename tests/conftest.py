@@ -37,6 +37,15 @@ def service(config):
 
 
 @pytest.fixture(scope="session")
+def milvus_service(config, service, tmp_path_factory):
+    """The service on the Milvus store, Milvus Lite in this process (built from the same seeds)."""
+    from qa.service import QAService
+
+    uri = str(tmp_path_factory.mktemp("milvus-in-process") / "archive.db")
+    return QAService(replace(config, store="milvus", milvus_uri=uri), progress=False)
+
+
+@pytest.fixture(scope="session")
 def app(config, service):
     from qa.web import create_app
 
@@ -72,6 +81,12 @@ def _server_command(port: int) -> list[str]:
 
 
 @pytest.fixture()
+def unused_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on."""
+    return _free_local_port()
+
+
+@pytest.fixture()
 def server_command() -> list[str]:
     """The command of a server on a free port of 127.0.0.1 (the only address servers in tests bind)."""
     return _server_command(_free_local_port())
@@ -98,6 +113,63 @@ def live_server(config, service):
     with running_server({"QA_INDEX_DIR": str(config.index_dir), "QA_SEEDS_DIR": str(config.seeds_dir)},
                         config.index_dir.parent / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory) -> Iterator[str]:
+    """A `milvus-lite server` process on a free port of 127.0.0.1: the shared store of several API servers."""
+    folder = tmp_path_factory.mktemp("milvus-server")
+    port = _free_local_port()
+    milvus_lite = Path(sys.executable).with_name("milvus-lite")
+    with (folder / "milvus.log").open("w") as log:
+        process = subprocess.Popen([str(milvus_lite), "server", "--data-dir", str(folder / "data"), "--host", "127.0.0.1",
+                                    "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not _accepts(port):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"milvus-lite server did not start: {(folder / 'milvus.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def milvus_settings(config: Config, uri: str, collection: str = "qa") -> dict[str, str]:
+    """A server on the Milvus store at `uri` (built from the session's seeds on its first start)."""
+    return {"QA_STORE": "milvus", "QA_MILVUS_URI": uri, "QA_MILVUS_COLLECTION": collection,
+            "QA_SEEDS_DIR": str(config.seeds_dir), "QA_INDEX_DIR": str(config.index_dir)}
+
+
+@pytest.fixture(scope="session")
+def milvus_lite_server(config, service, tmp_path_factory) -> Iterator[str]:
+    """A real `server.py` on Milvus Lite in its own process (a local .db path)."""
+    folder = tmp_path_factory.mktemp("milvus-lite")
+    with running_server(milvus_settings(config, str(folder / "archive.db")), folder / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def milvus_server_api(config, service, milvus_uri, tmp_path_factory) -> Iterator[str]:
+    """A real `server.py` on the `milvus-lite server` over loopback (as on a Milvus cluster)."""
+    folder = tmp_path_factory.mktemp("milvus-api")
+    with running_server(milvus_settings(config, milvus_uri), folder / "server.log") as url:
+        yield url
+
+
+STORES = {"embedded": "live_server", "milvus-lite": "milvus_lite_server", "milvus-server": "milvus_server_api"}
+
+
+@pytest.fixture(scope="session", params=list(STORES))
+def api_server(request) -> str:
+    """The API over HTTP on each store in turn: tests that take it run on every backend."""
+    return request.getfixturevalue(STORES[request.param])
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ def ask(url, body, **kwargs):
     return requests.post(url + "/api/ask", json=body, timeout=30, **kwargs)
 
 
-def test_ask_returns_answer_with_exact_sources(live_server, service):
-    reply = ask(live_server, {"question": "宣传活动一共制作了多少面展板？"})
+def test_ask_returns_answer_with_exact_sources(api_server, service):
+    reply = ask(api_server, {"question": "宣传活动一共制作了多少面展板？"})
     assert reply.status_code == 200
     body = reply.json()
     assert ASK_FIELDS <= set(body)
@@ -42,20 +42,20 @@ def test_ask_returns_answer_with_exact_sources(live_server, service):
     assert set(body["timings_ms"]) == {"embed", "search", "answer", "total"}
 
 
-def test_top_k_limits_passages(live_server):
-    assert len(ask(live_server, {"question": "表彰大会由谁主持？", "top_k": 2}).json()["passages"]) == 2
+def test_top_k_limits_passages(api_server):
+    assert len(ask(api_server, {"question": "表彰大会由谁主持？", "top_k": 2}).json()["passages"]) == 2
 
 
-def test_out_of_archive_question_is_refused(live_server):
-    body = ask(live_server, {"question": "上海迪士尼乐园的门票多少钱？"}).json()
+def test_out_of_archive_question_is_refused(api_server):
+    body = ask(api_server, {"question": "上海迪士尼乐园的门票多少钱？"}).json()
     assert body["answer"] is None
     assert body["message"]
     assert body["passages"], "the closest passages are still shown"
 
 
-def test_citation_lookup_returns_article_paragraph_and_span(live_server, service):
-    answer = ask(live_server, {"question": "表彰大会由谁主持？"}).json()["answer"]
-    reply = requests.get(f"{live_server}/api/citations/{answer['citation']}", timeout=10)
+def test_citation_lookup_returns_article_paragraph_and_span(api_server, service):
+    answer = ask(api_server, {"question": "表彰大会由谁主持？"}).json()["answer"]
+    reply = requests.get(f"{api_server}/api/citations/{answer['citation']}", timeout=10)
     assert reply.status_code == 200
     body = reply.json()
     raw = service.index.corpus.pages[body["passage"]["source"]["file"]]
@@ -64,23 +64,24 @@ def test_citation_lookup_returns_article_paragraph_and_span(live_server, service
     paragraph = body["paragraph"]["source"]
     assert paragraph["start"] <= span["start"] and span["end"] <= paragraph["end"]
     assert body["article"]["id"] and body["article"]["body"]
-    passage_reply = requests.get(f"{live_server}/api/citations/{body['passage']['id']}", timeout=10).json()
+    passage_reply = requests.get(f"{api_server}/api/citations/{body['passage']['id']}", timeout=10).json()
     assert passage_reply["span"]["text"] == passage_reply["passage"]["text"]
 
 
-def test_articles_list_and_detail(live_server):
-    articles = requests.get(live_server + "/api/articles", timeout=10).json()["articles"]
+def test_articles_list_and_detail(api_server):
+    articles = requests.get(api_server + "/api/articles", timeout=10).json()["articles"]
     assert len(articles) >= 5 and {a["page"] for a in articles} >= {"000_e4c7cc7442eff8db.txt"}
-    detail = requests.get(f"{live_server}/api/articles/{articles[0]['id']}", timeout=10).json()
+    detail = requests.get(f"{api_server}/api/articles/{articles[0]['id']}", timeout=10).json()
     assert detail["id"] == articles[0]["id"] and detail["passages"]
 
 
-def test_health_reports_index(live_server):
-    body = requests.get(live_server + "/api/health", timeout=10).json()
+def test_health_reports_index(api_server):
+    body = requests.get(api_server + "/api/health", timeout=10).json()
     assert body["ready"] is True
     assert body["index"]["counts"]["chunks"] > 0
     assert body["index"]["model"]["dimension"] == 384
     assert body["index"]["format_version"] == FORMAT_VERSION and body["index"]["built_at"]
+    assert body["index"]["store"] in ("embedded", "milvus")
 
 
 @pytest.mark.parametrize(
@@ -102,8 +103,8 @@ def test_health_reports_index(live_server):
         ("谁主持？", "invalid_body"),
     ],
 )
-def test_bad_fields_get_400(live_server, body, code):
-    reply = ask(live_server, body)
+def test_bad_fields_get_400(api_server, body, code):
+    reply = ask(api_server, body)
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == code
     assert reply.json()["error"]["message"]
@@ -125,20 +126,20 @@ def _post(url, data: bytes, content_type: str | None):
         (b'{"question": "' + b"a" * 1_100_000 + b'"}', "application/json", 413, "payload_too_large"),
     ],
 )
-def test_bad_bodies_get_clear_errors(live_server, data, content_type, status, code):
-    reply = _post(live_server, data, content_type)
+def test_bad_bodies_get_clear_errors(api_server, data, content_type, status, code):
+    reply = _post(api_server, data, content_type)
     assert reply.status_code == status
     assert reply.json()["error"]["code"] == code
 
 
-def test_chunked_body_over_limit_gets_413(live_server):
+def test_chunked_body_over_limit_gets_413(api_server):
     def chunks():
         yield b'{"question": "'
         for _ in range(12):
             yield b"a" * 100_000
         yield b'"}'
 
-    reply = requests.post(live_server + "/api/ask", data=chunks(), headers={"Content-Type": "application/json"}, timeout=30)
+    reply = requests.post(api_server + "/api/ask", data=chunks(), headers={"Content-Type": "application/json"}, timeout=30)
     assert reply.status_code == 413
     assert reply.json()["error"]["code"] == "payload_too_large"
 
@@ -155,8 +156,8 @@ def test_chunked_body_over_limit_gets_413(live_server):
         ("GET", "/api/citations/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404, "not_found"),
     ],
 )
-def test_routing_errors_are_json(live_server, method, path, status, code):
-    reply = requests.request(method, live_server + path, timeout=10)
+def test_routing_errors_are_json(api_server, method, path, status, code):
+    reply = requests.request(method, api_server + path, timeout=10)
     assert reply.status_code == status
     assert reply.json()["error"]["code"] == code
 
@@ -171,8 +172,8 @@ def test_routing_errors_are_json(live_server, method, path, status, code):
         (b'{"question": "x", "\\ud800": 1}', "unknown_field"),
     ],
 )
-def test_hostile_json_gets_400_not_500(live_server, data, code):
-    reply = _post(live_server, data, "application/json")
+def test_hostile_json_gets_400_not_500(api_server, data, code):
+    reply = _post(api_server, data, "application/json")
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == code
 
@@ -181,30 +182,30 @@ def test_hostile_json_gets_400_not_500(live_server, data, code):
     "suffix",
     ["-s" + "9" * 5000, "-s1", "-s001", "-s99", "-s", "x"],
 )
-def test_only_issued_citation_ids_are_found(live_server, service, suffix):
+def test_only_issued_citation_ids_are_found(api_server, service, suffix):
     passage = service.index.corpus.chunks[0].id
-    assert requests.get(f"{live_server}/api/citations/{passage}-s00", timeout=10).status_code == 200
-    reply = requests.get(f"{live_server}/api/citations/{passage}{suffix}", timeout=10)
+    assert requests.get(f"{api_server}/api/citations/{passage}-s00", timeout=10).status_code == 200
+    reply = requests.get(f"{api_server}/api/citations/{passage}{suffix}", timeout=10)
     assert reply.status_code == 404
     assert reply.json()["error"]["code"] == "not_found"
 
 
-def test_method_not_allowed_names_the_allowed_methods(live_server):
-    reply = requests.put(live_server + "/api/ask", json={"question": "谁？"}, timeout=10)
+def test_method_not_allowed_names_the_allowed_methods(api_server):
+    reply = requests.put(api_server + "/api/ask", json={"question": "谁？"}, timeout=10)
     assert reply.status_code == 405
     assert "POST" in reply.headers["Allow"]
     assert reply.headers["Content-Type"].startswith("application/json")
 
 
-def test_body_far_over_the_limit_is_cut_off_by_the_server(live_server):
+def test_body_far_over_the_limit_is_cut_off_by_the_server(api_server):
     """waitress itself refuses bodies over 4x the limit before buffering them (its reply is plain text)."""
-    reply = _post(live_server, b'{"question": "' + b"a" * 4_100_000 + b'"}', "application/json")
+    reply = _post(api_server, b'{"question": "' + b"a" * 4_100_000 + b'"}', "application/json")
     assert reply.status_code == 413
 
 
-def test_concurrent_questions_are_all_answered(live_server):
+def test_concurrent_questions_are_all_answered(api_server):
     questions = ["表彰大会由谁主持？", "宣传活动一共制作了多少面展板？", "莲湖街道清除了几处菜地？"] * 2
     with ThreadPoolExecutor(max_workers=4) as pool:
-        replies = list(pool.map(lambda q: ask(live_server, {"question": q, "top_k": 3}), questions, timeout=120))
+        replies = list(pool.map(lambda q: ask(api_server, {"question": q, "top_k": 3}), questions, timeout=120))
     assert [r.status_code for r in replies] == [200] * len(questions)
     assert [r.json()["question"] for r in replies] == questions

@@ -10,10 +10,12 @@ from qa.eval import judge, read_items
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
 
 
-@pytest.fixture(scope="module")
-def verdicts(service):
+@pytest.fixture(scope="module", params=["service", "milvus_service"])
+def verdicts(request):
+    """The dev set judged on each store."""
     if not DEV.exists():
         pytest.skip(f"{DEV} is not here")
+    service = request.getfixturevalue(request.param)
     items = read_items(DEV)  # closes the file: an unclosed one is a ResourceWarning, an error here
     return [judge(item, service.ask(item["question"], 5)) for item in items]
 

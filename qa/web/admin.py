@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from qa.config import Config
 from qa.errors import UnsupportedMediaType
 from qa.index import build_index
-from qa.library import Library, check_name, check_size, describe, summary
+from qa.library import Library, check_name, check_size, describe, library_for, summary
 from qa.service import QAService
 from qa.web.helpers import service
 
@@ -23,7 +23,7 @@ PAGE_TYPES = frozenset({"text/plain", "application/octet-stream"})
 def enable(app: Flask, config: Config, qa_service: QAService) -> None:
     """Mount the admin routes on an app: updates rebuild the index on disk and swap the service's."""
     build = partial(build_index, config, qa_service.encoder, qa_service.tokenizer, progress=False)
-    app.extensions["qa.library"] = Library(config, build, qa_service.swap)
+    app.extensions["qa.library"] = library_for(config, build, qa_service.swap)
     app.register_blueprint(blueprint)
 
 

@@ -153,7 +153,7 @@ def _schemas(config: Config) -> dict:
             "span": closed({"text": STRING, "raw": STRING, "start": OFFSET, "end": OFFSET})}),
         "ArticleList": closed({"articles": array(ref("ArticleSummary"))}),
         "Health": closed({"ready": const(True),
-                          "index": closed({"format_version": INTEGER,
+                          "index": closed({"format_version": INTEGER, "store": {"enum": ["embedded", "milvus"]},
                                            "model": closed({"name": STRING, "dimension": INTEGER},
                                                            {"fingerprint": STRING}),
                                            **summary}),

@@ -1,0 +1,159 @@
+"""The Milvus store: the embedded store's answers, ids and citations; API servers sharing one Milvus; updates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import requests
+from conftest import milvus_settings, running_server
+
+from qa.config import ROOT
+from qa.errors import IndexMismatch, StoreUnavailable
+from qa.eval import read_items
+from qa.milvus import Collections, _record
+from qa.service import QAService
+
+DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
+PAGE = (ROOT / "tests" / "fixtures" / "update_page.txt").read_bytes()
+QUESTION = "紫荆山街道社区图书馆新馆共收藏图书多少册？"  # only the fixture page says: 8.6万册
+ADMIN_KEY = "admin-key-of-the-milvus-tests-01"
+
+
+def questions() -> list[str]:
+    """The dev set's questions when it is here, else questions about the seeds' own headlines."""
+    if DEV.exists():
+        return [item["question"] for item in read_items(DEV)]
+    return ["莲湖街道清除了几处菜地？", "办事处主任是谁？", QUESTION]
+
+
+def without_timings(reply: dict) -> dict:
+    return {k: v for k, v in reply.items() if k != "timings_ms"}
+
+
+def test_both_stores_give_the_same_answers_passages_and_citations(service, milvus_service):
+    assert milvus_service.index.manifest["counts"] == service.index.manifest["counts"]
+    for question in questions():
+        embedded, milvus = service.ask(question, 10), milvus_service.ask(question, 10)
+        assert without_timings(milvus) == without_timings(embedded), question
+        cited = [p["citation"] for p in embedded["passages"]] + ([embedded["answer"]["citation"]]
+                                                               if embedded["answer"] else [])
+        for citation in cited:
+            assert milvus_service.citation(citation) == service.citation(citation)
+    assert milvus_service.articles() == service.articles()
+    for article in service.articles():
+        assert milvus_service.article(article["id"]) == service.article(article["id"])
+
+
+def test_keyword_scores_are_bm25s_scores(service, milvus_service):
+    """Client-side sparse vectors under Milvus's inner product give bm25s's own scores."""
+    for question in questions():
+        tokens = service.tokenizer(question)
+        scores, ids = service.index.store.keyword(tokens, service.index.store.size)
+        expected = {int(i): float(s) for s, i in zip(scores, ids) if s > 0}
+        scores, ids = milvus_service.index.store.keyword(tokens, service.index.store.size)
+        found = dict(zip(map(int, ids), map(float, scores)))
+        assert found.keys() == expected.keys(), question
+        np.testing.assert_allclose([found[i] for i in expected], list(expected.values()), rtol=1e-5)
+
+
+@pytest.fixture()
+def own_collections(config, tmp_path):
+    """A Milvus Lite of this test's own, built from the seeds."""
+    store = replace(config, store="milvus", milvus_uri=str(tmp_path / "own.db"))
+    return store, QAService(store, progress=False)
+
+
+def keyword_scores(service: QAService) -> list[dict[str, float]]:
+    store, chunks = service.index.store, service.index.corpus.chunks
+    rows = []
+    for question in questions():
+        scores, ids = store.keyword(service.tokenizer(question), store.size)
+        rows.append({chunks[i].id: round(float(s), 4) for s, i in zip(scores, ids)})
+    return rows
+
+
+def test_a_page_added_then_removed_leaves_the_same_scores(own_collections):
+    store, service = own_collections
+    before, manifest = keyword_scores(service), service.index.manifest
+    collections = Collections(store, service.index.store.client)
+    added = collections.update({"zz_new.txt": PAGE}, service.encoder, service.tokenizer, None)
+    assert added.manifest["counts"]["pages"] == manifest["counts"]["pages"] + 1
+    assert added.manifest["generation"] == manifest["generation"] + 1
+    service.swap(added)
+    assert service.ask(QUESTION)["answer"]["text"] == "8.6万册"
+    removed = collections.update({"zz_new.txt": None}, service.encoder, service.tokenizer, None)
+    service.swap(removed)
+    assert removed.manifest["counts"] == manifest["counts"] and removed.manifest["bm25"] == manifest["bm25"]
+    assert keyword_scores(service) == before, "document frequencies and counts are back where they were"
+    assert service.ask(QUESTION)["answer"] is None
+
+
+def test_collections_of_another_layout_are_refused(own_collections):
+    store, service = own_collections
+    collections = Collections(store, service.index.store.client)
+    manifest = service.index.manifest | {"milvus_format": 99}
+    collections.client.upsert(collections.names.records, [_record("manifest", "manifest", "", json.dumps(manifest))])
+    with pytest.raises(IndexMismatch, match="another format .* rebuild them with `python -m qa build`"):
+        collections.load()
+
+
+def test_an_unreachable_milvus_is_a_clear_error(config, unused_port):
+    unreachable = replace(config, store="milvus", milvus_uri=f"http://127.0.0.1:{unused_port}")
+    with pytest.raises(StoreUnavailable, match=f"cannot open Milvus at http://127.0.0.1:{unused_port}"):
+        Collections(unreachable)
+
+
+def test_two_api_servers_share_one_milvus(config, service, milvus_uri, tmp_path):
+    """Each server has its own seeds and index folders: all they share is the Milvus server. A page added
+    through one is answered and listed by the other; removed through the other, it is gone from the first."""
+    servers = []
+    for name in ("a", "b"):
+        shutil.copytree(config.seeds_dir, tmp_path / name / "seeds")
+        servers.append(milvus_settings(config, milvus_uri, collection="shared") | {
+            "QA_SEEDS_DIR": str(tmp_path / name / "seeds"), "QA_INDEX_DIR": str(tmp_path / name / "index"),
+            "QA_ADMIN_KEY": ADMIN_KEY})
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with running_server(servers[0], tmp_path / "a.log") as a, running_server(servers[1], tmp_path / "b.log") as b:
+        for question in questions()[:8]:
+            replies = [requests.post(url + "/api/ask", json={"question": question}, headers=auth, timeout=30).json()
+                       for url in (a, b)]
+            assert without_timings(replies[0]) == without_timings(replies[1])
+            assert without_timings(replies[0]) == without_timings(service.ask(question)), question
+        added = requests.put(f"{a}/api/admin/documents/zz_shared.txt", data=PAGE, headers=auth, timeout=120)
+        assert added.status_code == 201, added.text
+        assert eventually(b, auth, lambda body: body["answer"] and body["answer"]["text"] == "8.6万册")
+        assert not any((tmp_path / n / "seeds" / "zz_shared.txt").exists() for n in "ab"), "Milvus holds it"
+        listed = requests.get(f"{b}/api/admin/documents", headers=auth, timeout=30).json()["documents"]
+        assert {"name": "zz_shared.txt", "bytes": len(PAGE), "indexed": True}.items() <= next(
+            d for d in listed if d["name"] == "zz_shared.txt").items()
+        removed = requests.delete(f"{b}/api/admin/documents/zz_shared.txt", headers=auth, timeout=120)
+        assert removed.status_code == 200, removed.text
+        assert eventually(a, auth, lambda body: body["answer"] is None)
+        gone = requests.delete(f"{a}/api/admin/documents/zz_shared.txt", headers=auth, timeout=120)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+
+
+def eventually(url: str, auth: dict, check, seconds: float = 20) -> bool:
+    """Whether the server's reply to QUESTION passes `check` within `seconds` (servers look for newer
+    generations once a second); bounded in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = requests.post(url + "/api/ask", json={"question": QUESTION}, headers=auth, timeout=30).json()
+        if check(body):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_collections_built_with_other_settings_are_refused_not_rebuilt(own_collections):
+    """Other API servers may be serving them: a server with other chunk settings must not rebuild them."""
+    store, service = own_collections
+    other = replace(store, chunk_max_chars=store.chunk_max_chars + 50)
+    with pytest.raises(IndexMismatch, match="built with other settings or another model"):
+        QAService(other, progress=False)
+    assert Collections(store).manifest()["generation"] == service.index.manifest["generation"]
