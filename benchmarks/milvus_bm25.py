@@ -4,7 +4,8 @@ Usage: python benchmarks/milvus_bm25.py DATASET_DIR [--limit N]
 
 DATASET_DIR is laid out as for benchmarks/retrieval.py. The chunks' Chunk.indexed_text(headline) is indexed three ways:
   bm25s                 qa.sparse.BM25Index over Tokenizer() tokens (the embedded store)
-  milvus-client-sparse  a SPARSE_FLOAT_VECTOR field holding BM25 weights computed here from the same tokens, metric IP
+  milvus-client-sparse  a SPARSE_FLOAT_VECTOR field holding BM25 weights from the same tokens, computed as the Milvus
+                        store computes them (qa.milvus.term_weights, token_id), metric IP
   milvus-bm25-function  a VARCHAR field with milvus-lite's jieba analyzer (our stopwords and punctuation as its stop
                         filter) and a BM25 Function, searched with the question text; documents and questions both
                         go through Tokenizer().prepare (NFKC, traditional -> simplified, lower case) first
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,8 +35,9 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient  # noqa: E40
 from retrieval import evaluate, load_corpus  # noqa: E402
 
 from qa.config import Config  # noqa: E402
-from qa.documents import Hit  # noqa: E402
+from qa.documents import Chunk, Hit  # noqa: E402
 from qa.fusion import top_k  # noqa: E402
+from qa.milvus import term_weights, token_id  # noqa: E402
 from qa.sparse import BM25Index  # noqa: E402
 from qa.tokenize import Tokenizer  # noqa: E402
 
@@ -42,6 +45,7 @@ K = 5
 BATCH = 1000
 # jieba yields each punctuation mark as a token of its own; Tokenizer drops them, milvus-lite's analyzer does not.
 PUNCTUATION = set(string.punctuation) | set("。、「」『』《》〈〉【】〔〕〖〗—–…·‧“”‘’￥")
+Search = Callable[[str], list[Hit]]
 
 
 def insert(client: MilvusClient, name: str, rows: list[dict]) -> float:
@@ -53,19 +57,14 @@ def insert(client: MilvusClient, name: str, rows: list[dict]) -> float:
     return time.perf_counter() - started
 
 
-def client_sparse(client: MilvusClient, bm25: BM25Index, tokens: list[list[str]]) -> tuple[dict[str, int], float]:
-    """Collection of BM25 document weights, idf(t)*tf/(tf + k1*(1-b+b*dl/avgdl)) as bm25s' lucene method scores;
-    a query {token: count} scored by IP then sums the same terms as BM25Index.scores."""
+def client_sparse(client: MilvusClient, bm25: BM25Index, tokenizer: Tokenizer, tokens: list[list[str]],
+                  chunks: list[Chunk]) -> Search:
+    """The Milvus store's own keyword half (qa.milvus): each passage's term-frequency part under a hashed
+    token dimension, a query vector of IDF x count, scored by IP (= bm25s's lucene score)."""
     started = time.perf_counter()
-    vocab = {t: i for i, t in enumerate(dict.fromkeys(t for toks in tokens for t in toks))}
-    idf = {t: bm25.idf(t) for t in vocab}
     avgdl = sum(map(len, tokens)) / len(tokens)
-    rows = []
-    for i, toks in enumerate(tokens):
-        norm = bm25.k1 * (1 - bm25.b + bm25.b * len(toks) / avgdl)
-        weights = {vocab[t]: idf[t] * tf / (tf + norm) for t, tf in Counter(toks).items()}
-        if weights:  # Milvus refuses an empty sparse vector: a chunk without words cannot be found anyway
-            rows.append({"id": i, "vector": weights})
+    rows = [{"id": i, "vector": term_weights(toks, avgdl)} for i, toks in enumerate(tokens)]
+    vocabulary = {t for toks in tokens for t in toks}
     weighing = time.perf_counter() - started
     schema = client.create_schema(auto_id=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -74,13 +73,24 @@ def client_sparse(client: MilvusClient, bm25: BM25Index, tokens: list[list[str]]
     index.add_index("vector", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     client.create_collection("client_sparse", schema=schema, index_params=index)
     seconds = insert(client, "client_sparse", rows)
-    print(f"# milvus-client-sparse: {len(rows)} rows ({len(tokens) - len(rows)} without words left out) inserted "
-          f"and flushed in {seconds:.1f} s, client-side weights {weighing:.1f} s", flush=True)
-    return vocab
+    print(f"# milvus-client-sparse: {len(rows)} rows inserted and flushed in {seconds:.1f} s, client-side weights "
+          f"{weighing:.1f} s", flush=True)
+
+    def search(question: str) -> list[Hit]:
+        query: dict[int, float] = {}
+        for token, n in Counter(t for t in tokenizer(question) if t in vocabulary).items():
+            query[token_id(token)] = query.get(token_id(token), 0.0) + n * bm25.idf(token)
+        if not query:
+            return []
+        found = client.search("client_sparse", data=[query], anns_field="vector", limit=K)[0]
+        return [Hit(chunks[h["id"]], h["distance"], {}) for h in found]
+
+    return search
 
 
-def bm25_function(client: MilvusClient, bm25: BM25Index, tokenizer: Tokenizer, texts: list[str]) -> None:
-    """Collection whose BM25 Function analyses the prepared text with jieba (search mode) and our stop words."""
+def bm25_function(client: MilvusClient, bm25: BM25Index, tokenizer: Tokenizer, texts: list[str],
+                  chunks: list[Chunk]) -> Search:
+    """A BM25 Function over the prepared text, analysed by jieba (search mode) with our stop words."""
     stop_words = sorted(tokenizer.stopwords | PUNCTUATION)
     analyzer = {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": stop_words}]}
     schema = client.create_schema(auto_id=False)
@@ -97,6 +107,12 @@ def bm25_function(client: MilvusClient, bm25: BM25Index, tokenizer: Tokenizer, t
     seconds = insert(client, "bm25_function", [{"id": i, "text": tokenizer.prepare(t)} for i, t in enumerate(texts)])
     print(f"# milvus-bm25-function: {len(texts)} rows inserted and flushed (server-side jieba) in {seconds:.1f} s",
           flush=True)
+
+    def search(question: str) -> list[Hit]:
+        found = client.search("bm25_function", data=[tokenizer.prepare(question)], anns_field="sparse", limit=K)[0]
+        return [Hit(chunks[h["id"]], -h["distance"], {}) for h in found]  # milvus-lite returns -score for BM25
+
+    return search
 
 
 def main() -> None:
@@ -123,27 +139,17 @@ def main() -> None:
         scores = bm25.scores(tokenizer(question))
         return [Hit(chunks[i], float(scores[i]), {}) for i in top_k(scores, K)]
 
-    def search_client_sparse(question: str) -> list[Hit]:
-        counts = Counter(vocab[t] for t in tokenizer(question) if t in vocab)
-        if not counts:
-            return []
-        found = client.search("client_sparse", data=[{t: float(n) for t, n in counts.items()}], anns_field="vector",
-                              limit=K)[0]
-        return [Hit(chunks[h["id"]], h["distance"], {}) for h in found]
-
-    def search_bm25_function(question: str) -> list[Hit]:
-        found = client.search("bm25_function", data=[tokenizer.prepare(question)], anns_field="sparse", limit=K)[0]
-        return [Hit(chunks[h["id"]], -h["distance"], {}) for h in found]  # milvus-lite returns -score for BM25
-
     with tempfile.TemporaryDirectory(prefix="milvus_bm25_") as folder:
         path = str(Path(folder) / "bench.db")
         client = MilvusClient(path)
         try:
-            vocab = client_sparse(client, bm25, tokens)
-            bm25_function(client, bm25, tokenizer, texts)
-            evaluate("bm25s", search_bm25s, questions)
-            evaluate("milvus-client-sparse", search_client_sparse, questions)
-            evaluate("milvus-bm25-function", search_bm25_function, questions)
+            searches = {
+                "bm25s": search_bm25s,
+                "milvus-client-sparse": client_sparse(client, bm25, tokenizer, tokens, chunks),
+                "milvus-bm25-function": bm25_function(client, bm25, tokenizer, texts, chunks),
+            }
+            for name, search in searches.items():
+                evaluate(name, search, questions)
         finally:
             client.close()
             server_manager_instance.release_server(path)  # the in-process server holds the folder's lock

@@ -92,9 +92,15 @@ def unavailable(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"{what}: {error.message or error}") from error
 
 
+# Milvus refuses an empty sparse vector: a passage without a word (all stopwords) gets this dimension, which
+# no token hashes to and so no query holds.
+NO_WORDS = 2**32 - 2
+
+
 def token_id(token: str) -> int:
-    """A token's dimension in the sparse vectors: a stable 32-bit hash, so writers share no vocabulary."""
-    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little") % (2**32 - 1)
+    """A token's dimension in the sparse vectors: a stable 32-bit hash, so writers share no vocabulary
+    (Milvus takes dimensions below 2**32 - 1)."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little") % NO_WORDS
 
 
 def term_key(token: str) -> str:
@@ -114,7 +120,7 @@ def term_weights(tokens: list[str], avgdl: float) -> dict[int, float]:
     for token, tf in Counter(tokens).items():
         tid = token_id(token)
         weights[tid] = weights.get(tid, 0.0) + tf / (tf + norm)
-    return weights
+    return weights or {NO_WORDS: 1.0}
 
 
 class MilvusStore(Store):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ from qa.tokenize import Tokenizer
 # Re-ranking points a chat's follow-up gives the passages of the article its previous answer came from:
 # about a fifth of a typical best score, so a clearly better passage elsewhere still wins.
 PREFER_BONUS = 6.0
+PASSAGE_CACHE = 20_000  # prepared passages kept (a few KB each): the popular part of a large archive
 _NONE = np.empty(0, dtype=np.int64)
 
 
@@ -25,16 +27,19 @@ class Retriever:
 
     def __init__(self, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config):
         self.index, self.encoder, self.tokenizer, self.config = index, encoder, tokenizer, config
-        corpus = index.corpus
-        # Sentence texts, bigram sets and answer types are prepared once here, never per request.
-        self.passages = [
-            analysis.passage(c.text, c.sentences, t, corpus.headline(c), tokenizer)
-            for c, t in zip(corpus.chunks, index.types)
-        ]
+        # A passage's sentence texts, bigram sets and answer types are prepared when it is first re-ranked and
+        # kept for the next requests: preparing every passage at start-up held most of a large index's memory
+        # and start-up time (100k passages: 3.6 GB and 34.5 s before, 1.2 GB and 10.8 s now; BENCHMARKS.md).
+        self.passage = functools.lru_cache(maxsize=PASSAGE_CACHE)(self._passage)
         by_article: dict[str, list[int]] = {}
-        for i, c in enumerate(corpus.chunks):
+        for i, c in enumerate(index.corpus.chunks):
             by_article.setdefault(c.article_id, []).append(i)
         self.article_chunks = {a: np.array(ids, dtype=np.int64) for a, ids in by_article.items()}
+
+    def _passage(self, i: int) -> analysis.Passage:
+        chunk = self.chunks[i]
+        return analysis.passage(chunk.text, chunk.sentences, self.index.types[i], self.index.corpus.headline(chunk),
+                                self.tokenizer)
 
     @property
     def chunks(self):
@@ -77,7 +82,7 @@ class Retriever:
         candidates = [self.chunks[int(ids[pos])] for pos in order]
         hits = []
         for j, (pos, chunk) in enumerate(zip(order, candidates)):
-            m = rerank.match(q, self.passages[int(ids[pos])], (float(bm25_n[j]), float(cosine_n[j])))
+            m = rerank.match(q, self.passage(int(ids[pos])), (float(bm25_n[j]), float(cosine_n[j])))
             scores = dict(zip(rerank.FEATURES, m.features.tolist()))
             scores |= {"bm25_raw": float(bm25[pos]), "cosine": float(cosine[pos]), "fused": float(fused[pos]),
                        "best_sentence": m.best_sentence}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -15,7 +18,7 @@ from conftest import milvus_settings, running_server
 from qa.config import ROOT
 from qa.errors import IndexMismatch, StoreUnavailable
 from qa.eval import read_items
-from qa.milvus import Collections, _record
+from qa.milvus import NO_WORDS, Collections, _record, term_weights, token_id
 from qa.service import QAService
 
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
@@ -157,3 +160,30 @@ def test_collections_built_with_other_settings_are_refused_not_rebuilt(own_colle
     with pytest.raises(IndexMismatch, match="built with other settings or another model"):
         QAService(other, progress=False)
     assert Collections(store).manifest()["generation"] == service.index.manifest["generation"]
+
+
+def test_a_passage_without_words_is_stored_and_never_matches():
+    """Milvus refuses an empty sparse vector: a passage of stopwords alone gets a dimension no query has."""
+    weights = term_weights([], avgdl=50.0)
+    assert weights == {NO_WORDS: 1.0}
+    assert all(token_id(t) != NO_WORDS for t in ("的", "了", "莲湖街道", "x" * 300))
+
+
+def test_the_command_line_builds_and_updates_the_shared_collections(config, milvus_uri, tmp_path):
+    """`qa build` loads the seeds into Milvus and `qa add` a page: no page file is written anywhere."""
+    env = os.environ | milvus_settings(config, milvus_uri, collection="cli") | {
+        "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}
+
+    def qa(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert qa("build")["counts"]["pages"] == len(list(config.seeds_dir.glob("*.txt")))
+    (tmp_path / "zz_cli.txt").write_bytes(PAGE)
+    added = qa("add", str(tmp_path / "zz_cli.txt"))
+    assert added["added"] == ["zz_cli.txt"] and added["counts"]["pages"] == len(list(config.seeds_dir.glob("*.txt"))) + 1
+    assert not (config.seeds_dir / "zz_cli.txt").exists()
+    index = Collections(replace(config, store="milvus", milvus_uri=milvus_uri, milvus_collection="cli")).load()
+    assert "zz_cli.txt" in index.corpus.pages and index.manifest["generation"] == 2
