@@ -285,13 +285,15 @@ class Collections:
         lengths = [len(t) for t in tokens]
         bm25 = {"k1": K1, "b": B, "documents": len(tokens), "length": sum(lengths),
                 "avgdl": sum(lengths) / max(len(lengths), 1)}
+        # The generation goes on from the collections replaced: servers that follow them see a new one.
+        generation = ((self.manifest() or {}).get("generation") or 0) + 1
         with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
             self._create(encoder.dim, len(corpus.chunks))
             self._insert_page_rows(corpus, tokens, vectors, types, bm25["avgdl"])
             df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
             self._insert(self.names.records, [_term(t, n) for t, n in df.items()])
         manifest = new_manifest(corpus, encoder, MilvusStore.kind) | manifest | {
-            "milvus_format": MILVUS_FORMAT, "generation": 1, "bm25": bm25, "settings": settings_of(self.config),
+            "milvus_format": MILVUS_FORMAT, "generation": generation, "bm25": bm25, "settings": settings_of(self.config),
             "encoded_chunks": cache.last_encoded if cache else None,
             "build_seconds": round(time.perf_counter() - started, 2)}
         return self._commit(corpus, types, manifest)

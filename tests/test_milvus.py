@@ -18,7 +18,7 @@ from conftest import milvus_settings, running_server
 from qa.config import ROOT
 from qa.errors import IndexMismatch, StoreUnavailable
 from qa.eval import read_items
-from qa.milvus import NO_WORDS, Collections, _record, term_weights, token_id
+from qa.milvus import NO_WORDS, REFRESH_SECONDS, Collections, Follower, _record, build, term_weights, token_id
 from qa.service import QAService
 
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
@@ -187,3 +187,15 @@ def test_the_command_line_builds_and_updates_the_shared_collections(config, milv
     assert not (config.seeds_dir / "zz_cli.txt").exists()
     index = Collections(replace(config, store="milvus", milvus_uri=milvus_uri, milvus_collection="cli")).load()
     assert "zz_cli.txt" in index.corpus.pages and index.manifest["generation"] == 2
+
+
+def test_a_full_rebuild_is_a_new_generation_that_servers_follow(own_collections):
+    store, service = own_collections
+    served = service.index
+    follower = Follower(store, served.store.client)
+    rebuilt = build(store, service.encoder, service.tokenizer, progress=False)
+    assert rebuilt.manifest["generation"] == served.manifest["generation"] + 1
+    time.sleep(REFRESH_SECONDS + 0.1)  # a follower looks at most once every REFRESH_SECONDS
+    newer = follower.newer(served)
+    assert newer is not None and newer.manifest["generation"] == rebuilt.manifest["generation"]
+    assert follower.newer(newer) is None, "looked at most once a second, and nothing changed since"
