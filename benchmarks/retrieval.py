@@ -23,14 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.chunk import chunk_article  # noqa: E402
-from qa.config import Config  # noqa: E402
+from qa.config import STORES, Config  # noqa: E402
 from qa.dense import EmbeddingCache, Encoder  # noqa: E402
 from qa.documents import Article  # noqa: E402
 from qa.index import Corpus, Index  # noqa: E402
 from qa.model import ensure_model  # noqa: E402
 from qa.normalize import normalise  # noqa: E402
 from qa.retrieve import Retriever  # noqa: E402
-from qa.store import STORES  # noqa: E402
 from qa.tokenize import Tokenizer  # noqa: E402
 
 

@@ -13,6 +13,7 @@ _RATE_LIMIT = re.compile(rf"{_RATE}(?:;{_RATE})*")
 _KEY = re.compile(r"[\x21-\x7e]{16,}")  # long enough not to be guessed; ASCII: the same bytes in any header
 # An origin as browsers send it: scheme, host, optional port; no path, no wildcard (flask-cors would take
 # `*`, `$`, `[`... as a regular expression).
+STORES = ("embedded", "milvus")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
@@ -50,9 +51,9 @@ class Config:
     store: str = _setting("embedded", "Where the index lives and is searched: `embedded` (bm25s and FAISS files in "
                           "QA_INDEX_DIR, in the server's process) or `milvus` (collections at QA_MILVUS_URI, shared "
                           "by every API server).", "QA_STORE")
-    milvus_uri: str = _setting("milvus.db", "With QA_STORE=milvus: a local path (Milvus Lite in this process; one "
-                               "process only; relative to the working folder) or the `http://host:port` of a Milvus "
-                               "server or cluster.", "QA_MILVUS_URI")
+    milvus_uri: str = _setting("milvus.db", "With QA_STORE=milvus: a local path ending in `.db` (Milvus Lite in this "
+                               "process; one process only; relative to the working folder) or the `http://host:port` "
+                               "of a Milvus server or cluster.", "QA_MILVUS_URI")
     milvus_token: str = _setting("", "With QA_STORE=milvus: the `user:password` or API key of the Milvus server; "
                                  "unset: none.", "QA_MILVUS_TOKEN", secret=True)
     milvus_collection: str = _setting("qa", "With QA_STORE=milvus: the prefix of the collection names "
@@ -106,8 +107,10 @@ class Config:
                      if not _ORIGIN.fullmatch(origin)]
         if self.rate_limit and not _RATE_LIMIT.fullmatch(self.rate_limit):
             problems.append("rate_limit must look like '120/minute' or '10/second;1000/day'")
-        if self.store not in ("embedded", "milvus"):
-            problems.append("store must be `embedded` or `milvus`")
+        if self.store not in STORES:
+            problems.append(f"store must be one of {', '.join(STORES)}")
+        if not (self.milvus_uri.startswith(("http://", "https://", "tcp://")) or self.milvus_uri.endswith(".db")):
+            problems.append("milvus_uri must be a Milvus Lite path ending in .db or a server's http://host:port")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
             problems.append("milvus_collection must be letters, digits and `_`, starting with a letter or `_`")
         if problems:

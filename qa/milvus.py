@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+import logging
 import threading
 import time
 from collections import Counter
@@ -31,7 +31,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import grpc
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 from pymilvus.client.types import LoadState
@@ -52,12 +54,13 @@ from qa.index import (
     settings_of,
 )
 from qa.library import Library, page_counts
+from qa.normalize import normalise
 from qa.parse import decode_page
+from qa.sparse import K1, B, lucene_idf
 from qa.store import Candidates, Store
 from qa.tokenize import Tokenizer
 
 MILVUS_FORMAT = 1
-K1, B = 1.2, 0.75  # as qa.sparse.BM25Index
 BATCH = 1000  # rows per insert
 PAGE_PART = 16_000  # characters of page text per record: at most 64,000 bytes in a 65,535-byte VARCHAR
 MAX_TEXT = 65_535
@@ -65,31 +68,48 @@ SEARCH_LIMIT = 16_384  # Milvus's largest top-k
 EF_SEARCH = 128  # HNSW search breadth of qa/ann.py's FaissHNSW
 IDF_CACHE = 100_000  # tokens whose IDF a store keeps
 REFRESH_SECONDS = 1.0  # how often a server asks whether another process changed the collections
+NEXT = "__next"  # suffix of the collections a full build writes before they take the current ones' place
 _MANIFEST = "manifest"
+log = logging.getLogger(__name__)
 
 
 class Names:
-    """The collection names of a prefix."""
+    """The collection names of a prefix (a full build writes beside them, under the suffix NEXT)."""
 
-    def __init__(self, prefix: str):
-        self.chunks, self.records = f"{prefix}_chunks", f"{prefix}_records"
+    def __init__(self, prefix: str, suffix: str = ""):
+        self.chunks, self.records = f"{prefix}_chunks{suffix}", f"{prefix}_records{suffix}"
+
+    def __iter__(self):
+        return iter((self.chunks, self.records))
 
 
 def connect(config: Config) -> MilvusClient:
-    """A client of QA_MILVUS_URI: a local path opens Milvus Lite in this process, `http://…` a server."""
+    """A client of QA_MILVUS_URI: a `.db` path opens Milvus Lite in this process, `http://…` a server."""
     uri = config.milvus_uri
-    local = not uri.startswith(("http://", "https://", "tcp://"))
-    with unavailable(f"cannot open Milvus at {uri}"):
-        return MilvusClient(str(Path(uri).resolve()) if local else uri, token=config.milvus_token)
+    with unavailable(f"cannot open Milvus at {shown(uri)}"):
+        return MilvusClient(uri if is_remote(uri) else str(Path(uri).resolve()), token=config.milvus_token)
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "tcp://"))
+
+
+def shown(uri: str) -> str:
+    """A URI as logs and error messages show it: without a user or password."""
+    parts = urlsplit(uri)
+    return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl() if (
+        is_remote(uri) and parts.hostname) else uri
 
 
 @contextmanager
 def unavailable(what: str) -> Iterator[None]:
-    """Milvus errors (a server down, a Milvus Lite file another process holds) as a clear 503."""
+    """Milvus errors (a server down, a Milvus Lite file another process holds) as a 503 that says what failed;
+    Milvus's own words go to the log, not to the client."""
     try:
         yield
-    except MilvusException as error:
-        raise StoreUnavailable(f"{what}: {error.message or error}") from error
+    except (MilvusException, grpc.RpcError) as error:
+        log.warning("%s: %s", what, getattr(error, "message", None) or error)
+        raise StoreUnavailable(f"{what}: Milvus did not answer or refused (the server log says why)") from error
 
 
 # Milvus refuses an empty sparse vector: a passage without a word (all stopwords) gets this dimension, which
@@ -104,13 +124,9 @@ def token_id(token: str) -> int:
 
 
 def term_key(token: str) -> str:
+    """The record key of a token's document frequency (a hash for a token too long for a key)."""
     key = f"t:{token}"
     return key if len(key.encode()) <= 500 else f"t#{hashlib.sha256(token.encode()).hexdigest()}"
-
-
-def idf(df: int, documents: int) -> float:
-    """Lucene IDF, as bm25s computes it."""
-    return math.log(1 + (documents - df + 0.5) / (df + 0.5))
 
 
 def term_weights(tokens: list[str], avgdl: float) -> dict[int, float]:
@@ -138,34 +154,35 @@ class MilvusStore(Store):
         return len(self.chunk_ids)
 
     def idf(self, tokens: list[str]) -> list[float]:
-        missing = list(dict.fromkeys(t for t in tokens if t not in self._idf))
+        known = {t: self._idf[t] for t in tokens if t in self._idf}  # read once: another thread may clear the cache
+        missing = list(dict.fromkeys(t for t in tokens if t not in known))
         if missing:
-            with unavailable("Milvus did not answer"):
+            with unavailable("cannot read document frequencies"):
                 rows = self.client.get(self.names.records, ids=[term_key(t) for t in missing], output_fields=["body"])
             df = {row["key"]: int(row["body"]) for row in rows}
+            fetched = {t: lucene_idf(df.get(term_key(t), 0), self.documents) for t in missing}
             if len(self._idf) > IDF_CACHE:
                 self._idf.clear()
-            self._idf.update({t: idf(df.get(term_key(t), 0), self.documents) for t in missing})
-        return [self._idf[t] for t in tokens]
+            self._idf.update(fetched)
+            known |= fetched
+        return [known[t] for t in tokens]
 
     def query_vector(self, tokens: list[str]) -> dict[int, float]:
-        """Each known token's IDF times its count (bm25s counts a repeated query token again)."""
+        """Each token's IDF times its count (bm25s counts a repeated query token again); tokens no passage
+        holds are left out (they have no postings to find)."""
         counts = Counter(tokens)
-        known = [t for t in counts if t in self._known(list(counts))]
+        unseen = lucene_idf(0, self.documents)
         vector: dict[int, float] = {}
-        for token, weight in zip(known, self.idf(known)):
-            vector[token_id(token)] = vector.get(token_id(token), 0.0) + weight * counts[token]
+        for token, weight in zip(counts, self.idf(list(counts))):
+            if weight < unseen:
+                vector[token_id(token)] = vector.get(token_id(token), 0.0) + weight * counts[token]
         return vector
-
-    def _known(self, tokens: list[str]) -> set[str]:
-        top = idf(0, self.documents)  # a token no chunk holds: no posting to find
-        return {t for t, w in zip(tokens, self.idf(tokens)) if w < top}
 
     def _search(self, data, field: str, n: int, other: str = "id") -> list[tuple[int, float, object]]:
         """(position, score, the `other` field) of the n best rows for a sparse or dense query vector."""
         if n <= 0 or not self.chunk_ids or not len(data):
             return []
-        with unavailable("Milvus did not answer"):
+        with unavailable("cannot search the Milvus collections"):
             # `ef` is HNSW's search breadth (at least the top k; FLAT and the sparse index ignore it).
             found = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(n, SEARCH_LIMIT),
                                        output_fields=[other], search_params={"metric_type": "IP", "params": {
@@ -196,7 +213,7 @@ class MilvusStore(Store):
             cosine[i], bm25[i] = score, bm25.get(i) or _dot(sparse, vector)
         missing = [int(i) for i in extra if int(i) not in cosine]
         if missing:
-            with unavailable("Milvus did not answer"):
+            with unavailable("cannot read passages"):
                 rows = self.client.get(self.names.chunks, ids=[self.chunk_ids[i] for i in missing],
                                        output_fields=["dense", "sparse"])
             for row in rows:  # a row an update removed meanwhile does not come back: left out
@@ -217,59 +234,87 @@ class Collections:
     def __init__(self, config: Config, client: MilvusClient | None = None):
         self.config, self.names = config, Names(config.milvus_collection)
         self.client = client or connect(config)
+        self.where = f"the Milvus collections {config.milvus_collection}_* at {shown(config.milvus_uri)}"
 
     # -- reading ------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        with unavailable(f"cannot read {self.where}"):
+            return any(self.client.has_collection(name) for name in self.names)
+
     def manifest(self) -> dict | None:
-        with unavailable(f"cannot read the Milvus collections at {self.config.milvus_uri}"):
+        """The manifest row (read strongly: the newest write of any process), None when there is none."""
+        with unavailable(f"cannot read {self.where}"):
             if not self.client.has_collection(self.names.records):
                 return None
-            for name in (self.names.records, self.names.chunks):  # Milvus Lite opens its collections released
-                if self.client.has_collection(name) and self.client.get_load_state(name)["state"] != LoadState.Loaded:
-                    self.client.load_collection(name)
-            rows = self.client.get(self.names.records, ids=[_MANIFEST], output_fields=["body"])
+            self._load(self.names)
+            rows = self.client.get(self.names.records, ids=[_MANIFEST], output_fields=["body"],
+                                   consistency_level="Strong")
         return json.loads(rows[0]["body"]) if rows else None
+
+    def _load(self, names: Names) -> None:
+        """Milvus Lite opens its collections released; a server keeps them loaded (this is then a no-op)."""
+        for name in names:
+            if self.client.has_collection(name) and self.client.get_load_state(name)["state"] != LoadState.Loaded:
+                self.client.load_collection(name)
 
     def generation(self) -> int | None:
         manifest = self.manifest()
         return manifest and manifest.get("generation")
 
     def load(self) -> Index | None:
-        """The mirror of the current generation; None when nothing was built yet. Read again when an update
+        """The mirror of the current generation; None when there are no collections. Read again when an update
         ran meanwhile (its manifest, written last, has another generation)."""
         for _ in range(5):
             manifest = self.manifest()
             if manifest is None:
+                if self.exists():
+                    raise NotReady(f"{self.where} have no manifest: a build is running or failed; run "
+                                   f"`python -m qa build`")
                 return None
             check_manifest(manifest, self.config)
             index = self._read(manifest)
             if self.generation() == manifest["generation"]:
                 return index
-        raise StoreUnavailable("the Milvus collections kept changing while they were read: try again")
+        raise StoreUnavailable(f"{self.where} kept changing while they were read: try again")
+
+    def page_names(self) -> set[str]:
+        """The pages the archive holds (unreadable ones included), as of now."""
+        with unavailable(f"cannot read {self.where}"):
+            return {row["page"] for row in self._rows(self.names.records, 'kind == "meta"', ["page"])}
 
     def _read(self, manifest: dict) -> Index:
-        with unavailable(f"cannot read the Milvus collections at {self.config.milvus_uri}"):
-            records = list(self._rows(self.names.records, 'kind in ["article", "page"]', ["kind", "page", "body"]))
+        with unavailable(f"cannot read {self.where}"):
+            records = list(self._rows(self.names.records, 'kind in ["article", "page", "meta"]',
+                                      ["kind", "page", "body"]))
             rows = list(self._rows(self.names.chunks, 'id != ""',
                                    ["id", "page", "article_id", "seq", "text", "start", "end", "record"]))
         parts: dict[str, list[tuple[int, str]]] = {}
-        articles = []
+        articles, meta = [], {}
         for row in records:
             if row["kind"] == "page":
                 parts.setdefault(row["page"], []).append((int(row["key"].rpartition("#")[2]), row["body"]))
+            elif row["kind"] == "meta":
+                meta[row["page"]] = json.loads(row["body"])
             else:
-                articles.append(record_of(Article, json.loads(row["body"])))
+                articles.append(json.loads(row["body"]))
         pages = {name: "".join(text for _, text in sorted(parts[name])) for name in sorted(parts)}
-        articles.sort(key=lambda a: (a.page, a.id))
+        articles = sorted((_article(fields, pages[fields["page"]]) for fields in articles), key=lambda a: (a.page, a.id))
         rows.sort(key=lambda r: (r["page"], r["seq"]))
         chunks = [Chunk(r["id"], r["article_id"], r["page"], r["text"], r["start"], r["end"],
                         tuple(tuple(s) for s in r["record"]["sentences"])) for r in rows]
-        corpus = Corpus(pages, {a.id: a for a in articles}, chunks, manifest.get("skipped", {}))
-        store = MilvusStore(self.client, self.names, [c.id for c in chunks], manifest["bm25"]["documents"])
+        skipped = {name: m["skipped"] for name, m in sorted(meta.items()) if m.get("skipped")}
+        corpus = Corpus(pages, {a.id: a for a in articles}, chunks, skipped)
+        manifest = manifest | {
+            "counts": {"pages": len(pages), "articles": len(articles), "chunks": len(chunks)}, "skipped": skipped,
+            "seeds": {name: m["sha256"] for name, m in sorted(meta.items())},
+            "page_bytes": {name: m["bytes"] for name, m in sorted(meta.items())}}
+        store = MilvusStore(self.client, self.names, [c.id for c in chunks], len(chunks))
         return Index(corpus, store, [r["record"]["types"] for r in rows], manifest)
 
     def _rows(self, collection: str, filter: str, fields: list[str]) -> Iterator[dict]:
-        """Every row matching a filter, in batches (Milvus caps one query's rows)."""
-        iterator = self.client.query_iterator(collection, filter=filter, output_fields=fields, batch_size=BATCH)
+        """Every row matching a filter, in batches (Milvus caps one query's rows), read strongly."""
+        iterator = self.client.query_iterator(collection, filter=filter, output_fields=fields, batch_size=BATCH,
+                                              consistency_level="Strong")
         try:
             while batch := iterator.next():
                 yield from batch
@@ -277,79 +322,75 @@ class Collections:
             iterator.close()
 
     # -- writing ------------------------------------------------------------------------------
-    def build(self, corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache: EmbeddingCache | None,
-              progress: bool, manifest: dict) -> Index:
-        """Drop and write the collections for a corpus; readers see nothing in between (no atomic swap here)."""
+    def build(self, corpus: Corpus, meta: dict[str, dict], encoder: Encoder, tokenizer: Tokenizer,
+              cache: EmbeddingCache | None, progress: bool) -> Index:
+        """Write a corpus into new collections beside the current ones, then put them in their place: a failed
+        build leaves the archive as it was, and readers miss it only for the moment of the two renames.
+        `meta` is each page's sha256, bytes and (unreadable pages) why it was skipped."""
         started = time.perf_counter()
         tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress)
-        lengths = [len(t) for t in tokens]
-        bm25 = {"k1": K1, "b": B, "documents": len(tokens), "length": sum(lengths),
-                "avgdl": sum(lengths) / max(len(lengths), 1)}
-        # The generation goes on from the collections replaced: servers that follow them see a new one.
-        generation = ((self.manifest() or {}).get("generation") or 0) + 1
-        with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
-            self._create(encoder.dim, len(corpus.chunks))
-            self._insert_page_rows(corpus, tokens, vectors, types, bm25["avgdl"])
-            df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
-            self._insert(self.names.records, [_term(t, n) for t, n in df.items()])
-        manifest = new_manifest(corpus, encoder, MilvusStore.kind) | manifest | {
-            "milvus_format": MILVUS_FORMAT, "generation": generation, "bm25": bm25, "settings": settings_of(self.config),
-            "encoded_chunks": cache.last_encoded if cache else None,
+        previous = self.manifest() if self.exists() else None
+        # The generation goes on from the collections replaced (servers that follow them see a new one); with
+        # none to go on from, a clock reading cannot be one a server still holds.
+        generation = (previous.get("generation") if previous else None) or time.time_ns()
+        avgdl = sum(map(len, tokens)) / max(len(tokens), 1)
+        manifest = new_manifest(corpus, encoder, MilvusStore.kind) | {
+            "milvus_format": MILVUS_FORMAT, "generation": generation + 1, "bm25": {"k1": K1, "b": B, "avgdl": avgdl},
+            "settings": settings_of(self.config), "encoded_chunks": cache.last_encoded if cache else None,
             "build_seconds": round(time.perf_counter() - started, 2)}
-        return self._commit(corpus, types, manifest)
+        for key in ("counts", "skipped"):  # counted when read: the manifest row stays small whatever the archive
+            manifest.pop(key)
+        building = Collections(self.config, self.client)
+        building.names = Names(self.config.milvus_collection, NEXT)
+        with unavailable(f"cannot write {self.where}"):
+            building._create(encoder.dim, len(corpus.chunks))
+            building._insert_pages(corpus, meta, tokens, vectors, types, avgdl)
+            df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
+            building._insert(building.names.records, [_term(t, n) for t, n in df.items()])
+            building._write_manifest(manifest)
+            for old, new in zip(self.names, building.names):
+                if self.client.has_collection(old):
+                    self.client.drop_collection(old)
+                self.client.rename_collection(new, old)
+        return self.load()
 
     def update(self, changes: dict[str, bytes | None], encoder: Encoder, tokenizer: Tokenizer,
                cache: EmbeddingCache | None) -> Index:
-        """Replace (bytes) or remove (None) pages: their rows go, the new ones come, document frequencies follow."""
+        """Replace (bytes) or remove (None) pages: the new passages are embedded first, then the page's rows go,
+        the new ones come, and the document frequencies follow. A failure midway can leave the frequencies
+        off: `python -m qa build` counts them again."""
         manifest = self.manifest()
         if manifest is None:
-            raise NotReady("the Milvus collections are not built yet: run `python -m qa build`")
+            raise NotReady(f"{self.where} are not built yet: run `python -m qa build`")
         check_manifest(manifest, self.config)
+        check_compatible(manifest, self.config, encoder.fingerprint)
         started = time.perf_counter()
-        bm25, seeds, sizes = dict(manifest["bm25"]), dict(manifest["seeds"]), dict(manifest["page_bytes"])
-        df: Counter = Counter()
-        with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
+        added = {name: data for name, data in changes.items() if data is not None}
+        corpus = Corpus.from_pages({name: decode_page(data, name) for name, data in added.items()}, self.config)
+        tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress=False)
+        meta = {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in added.items()}
+        df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
+        with unavailable(f"cannot write {self.where}"):
             for name in changes:
-                for row in self._rows(self.names.chunks, f"page == {json.dumps(name)}", ["text", "headline"]):
-                    old = tokenizer(Chunk("", "", name, row["text"], 0, 0).indexed_text(row["headline"]))
-                    df.subtract(set(old))
-                    bm25["documents"] -= 1
-                    bm25["length"] -= len(old)
-                for collection in (self.names.chunks, self.names.records):
-                    self.client.delete(collection, filter=f"page == {json.dumps(name)}")
-                seeds.pop(name, None)
-                sizes.pop(name, None)
-            added = {n: data for n, data in changes.items() if data is not None}
-            corpus = Corpus.from_pages({n: decode_page(data, n) for n, data in added.items()}, self.config)
-            tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress=False)
-            self._insert_page_rows(corpus, tokens, vectors, types, bm25["avgdl"])
-            for chunk_tokens in tokens:
-                df.update(set(chunk_tokens))
-            bm25["documents"] += len(tokens)
-            bm25["length"] += sum(map(len, tokens))
+                page = f"page == {json.dumps(name, ensure_ascii=False)}"  # PAGE_NAME allows no quote, no backslash
+                for row in self._rows(self.names.chunks, page, ["text", "headline"]):
+                    df.subtract(set(tokenizer(Chunk("", "", name, row["text"], 0, 0).indexed_text(row["headline"]))))
+                for collection in self.names:
+                    self.client.delete(collection, filter=page)
+            self._insert_pages(corpus, meta, tokens, vectors, types, manifest["bm25"]["avgdl"])
             self._add_document_frequencies(df)
-        seeds |= {n: hashlib.sha256(data).hexdigest() for n, data in added.items()}
-        sizes |= {n: len(data) for n, data in added.items()}
-        manifest |= {"generation": manifest["generation"] + 1, "bm25": bm25, "seeds": dict(sorted(seeds.items())),
-                     "page_bytes": dict(sorted(sizes.items())), "encoded_chunks": cache.last_encoded if cache else None,
-                     "build_seconds": round(time.perf_counter() - started, 2)}
-        return self._commit(None, None, manifest)
+            manifest |= {"generation": manifest["generation"] + 1, "encoded_chunks": cache.last_encoded if cache else None,
+                         "build_seconds": round(time.perf_counter() - started, 2)}
+            self._write_manifest(manifest)
+        return self.load()
 
-    def _commit(self, corpus: Corpus | None, types, manifest: dict) -> Index:
-        """Write the manifest last (readers take a new generation from it) and return the new mirror."""
-        if corpus is None:
-            corpus = self._read(manifest).corpus  # the counts of what the collections now hold
-        manifest["counts"] = {"pages": len(corpus.pages), "articles": len(corpus.articles),
-                              "chunks": len(corpus.chunks)}
+    def _write_manifest(self, manifest: dict) -> None:
+        """Last: readers take a new generation from it."""
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with unavailable(f"cannot write the Milvus collections at {self.config.milvus_uri}"):
-            self._insert(self.names.records, [_record(_MANIFEST, "manifest", "", json.dumps(manifest, ensure_ascii=False))])
-        return self._read(manifest) if types is None else Index(
-            corpus, MilvusStore(self.client, self.names, [c.id for c in corpus.chunks], manifest["bm25"]["documents"]),
-            types, manifest)
+        self._insert(self.names.records, [_record(_MANIFEST, "manifest", "", json.dumps(manifest, ensure_ascii=False))])
 
     def _create(self, dim: int, size: int) -> None:
-        for name in (self.names.chunks, self.names.records):
+        for name in self.names:
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
         chunks = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -381,7 +422,10 @@ class Collections:
         index.add_index("unused", index_type="FLAT", metric_type="IP")
         self.client.create_collection(self.names.records, schema=records, index_params=index)
 
-    def _insert_page_rows(self, corpus: Corpus, tokens, vectors: np.ndarray, types, avgdl: float) -> None:
+    def _insert_pages(self, corpus: Corpus, meta: dict[str, dict], tokens, vectors: np.ndarray, types,
+                      avgdl: float) -> None:
+        """The rows of some pages: passages, articles (without their body: the page text gives it back), page
+        texts in parts, and each page's sha256 and size."""
         seq: Counter = Counter()
         rows = []
         for chunk, chunk_tokens, vector, chunk_types in zip(corpus.chunks, tokens, vectors, types):
@@ -391,11 +435,12 @@ class Collections:
                          "dense": vector.astype(np.float32).tolist(), "sparse": term_weights(chunk_tokens, avgdl)})
             seq[chunk.page] += 1
         self._insert(self.names.chunks, rows)
-        records = [_record(f"a:{a.id}", "article", a.page, json.dumps(asdict(a), ensure_ascii=False))
+        records = [_record(f"a:{a.id}", "article", a.page, json.dumps(asdict(a) | {"body": None}, ensure_ascii=False))
                    for a in corpus.articles.values()]
         for name, text in corpus.pages.items():
             records += [_record(f"p:{name}#{i // PAGE_PART:05d}", "page", name, text[i : i + PAGE_PART])
                         for i in range(0, max(len(text), 1), PAGE_PART)]
+        records += [_record(f"m:{name}", "meta", name, json.dumps(m)) for name, m in meta.items()]
         self._insert(self.names.records, records)
 
     def _add_document_frequencies(self, delta: Counter) -> None:
@@ -403,8 +448,8 @@ class Collections:
         current: dict[str, int] = {}
         for start in range(0, len(changed), BATCH):
             keys = [term_key(t) for t in changed[start : start + BATCH]]
-            current |= {row["key"]: int(row["body"]) for row in
-                        self.client.get(self.names.records, ids=keys, output_fields=["body"])}
+            current |= {row["key"]: int(row["body"]) for row in self.client.get(
+                self.names.records, ids=keys, output_fields=["body"], consistency_level="Strong")}
         counts = {t: current.get(term_key(t), 0) + delta[t] for t in changed}
         gone = [term_key(t) for t, n in counts.items() if n <= 0]
         if gone:
@@ -418,16 +463,20 @@ class Collections:
         self.client.flush(collection)
 
 
+def _article(fields: dict, page: str) -> Article:
+    """An article record with its body taken again from the page text (Article's own invariant)."""
+    return record_of(Article, fields | {"body": normalise(page[fields["body_start"] : fields["body_end"]])})
+
+
 class SharedLibrary(Library):
     """The archive in Milvus: pages are added and removed in the collections alone, so every API server sees
-    them; the seeds folder is only what a full build (`qa build`, a first start) loads."""
+    them; the seeds folder is only what the first build loads."""
 
     def names(self) -> set[str]:
-        manifest = Collections(self.config).manifest()  # the newest, whichever process wrote it
-        return set(manifest["seeds"]) if manifest else set()
+        return Collections(self.config).page_names()  # the newest, whichever process wrote it
 
     def _write(self, changes: dict[str, bytes | None]) -> dict[str, bytes | None]:
-        """No page file is written: Milvus keeps the text (a failed update is repaired by sending it again)."""
+        """No page file is written: Milvus keeps the text."""
         return {}
 
     def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
@@ -436,16 +485,17 @@ class SharedLibrary(Library):
         articles, chunks = page_counts(index)
         return [{"name": name, "bytes": manifest["page_bytes"][name], "sha256": manifest["seeds"][name],
                  "articles": articles[name], "chunks": chunks[name], "indexed": True,
-                 "skipped": manifest.get("skipped", {}).get(name)}
+                 "skipped": manifest["skipped"].get(name)}
                 for name in (sorted(manifest["seeds"]) if names is None else names) if name in manifest["seeds"]]
 
 
 class Follower:
     """Notices the updates other processes make (the manifest's generation changes) and reads them: at most
-    one look every REFRESH_SECONDS, by one request thread at a time while the others go on."""
+    one look every REFRESH_SECONDS, by one request thread at a time while the others go on. Collections
+    rebuilt with other settings or another model are not followed (logged): the server keeps what it has."""
 
-    def __init__(self, config: Config, client: MilvusClient):
-        self.collections = Collections(config, client)
+    def __init__(self, config: Config, client: MilvusClient, fingerprint: str):
+        self.collections, self.fingerprint = Collections(config, client), fingerprint
         self._checked = time.monotonic()
         self._lock = threading.Lock()
 
@@ -455,7 +505,13 @@ class Follower:
             return None
         try:
             self._checked = time.monotonic()
-            if self.collections.generation() == index.manifest.get("generation"):
+            manifest = self.collections.manifest()
+            if manifest is None or manifest.get("generation") == index.manifest.get("generation"):
+                return None
+            try:
+                check_compatible(manifest, self.collections.config, self.fingerprint)
+            except IndexMismatch as error:
+                log.error("not following the Milvus collections: %s", error.message)
                 return None
             return self.collections.load()
         finally:
@@ -471,43 +527,66 @@ def _term(token: str, df: int) -> dict:
 
 
 def check_manifest(manifest: dict, config: Config) -> None:
-    """Refuse collections of another layout, or built with other settings: this code would misread them."""
-    where = f"the Milvus collections {config.milvus_collection}_* at {config.milvus_uri}"
+    """Refuse collections of another layout: this code would misread them."""
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("milvus_format") != MILVUS_FORMAT:
-        raise IndexMismatch(f"{where} have another format (format {manifest.get('format_version')}, Milvus layout "
+        raise IndexMismatch(f"the Milvus collections {config.milvus_collection}_* at {shown(config.milvus_uri)} "
+                            f"have another format (format {manifest.get('format_version')}, Milvus layout "
                             f"{manifest.get('milvus_format')}; this code reads {FORMAT_VERSION}, {MILVUS_FORMAT}): "
-                            f"rebuild them with `python -m qa build`")
+                            f"build a new archive under another QA_MILVUS_COLLECTION")
+
+
+def check_compatible(manifest: dict, config: Config, fingerprint: str) -> None:
+    """Refuse collections built with other chunk settings or another model than this process's (the model
+    is compared by its fingerprint: its folder may lie elsewhere on each machine)."""
+    if _portable(manifest.get("settings", {})) != _portable(settings_of(config)) or \
+            manifest.get("model", {}).get("fingerprint") != fingerprint:
+        raise IndexMismatch(f"the Milvus collections {config.milvus_collection}_* at {shown(config.milvus_uri)} "
+                            f"were built with other settings or another model than this process's: rebuild them "
+                            f"with `python -m qa build` (every API server must then use the same settings and model)")
+
+
+def _portable(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if k != "model"}
 
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
-    """The mirror of the collections; built from the seeds when there are none. Collections built with other
-    settings or another model are refused, and changed seed files do not rebuild them: the collections, not
-    this machine's folder, hold the archive (`python -m qa build` loads the folder again)."""
+    """The mirror of the collections; built from the seeds when there are none at all. Collections built with
+    other settings or another model are refused (other servers may be serving them), and changed seed files
+    do not rebuild them: the collections, not this machine's folder, hold the archive."""
     collections = Collections(config)
     index = collections.load()
     if index is None:
         return build(config, encoder, tokenizer, progress, collections)
-    model = index.manifest.get("model", {})
-    if index.manifest.get("settings") != settings_of(config) or model.get("fingerprint") != encoder.fingerprint:
-        # Other servers may be serving them: never rebuilt behind their backs.
-        raise IndexMismatch(f"the Milvus collections {config.milvus_collection}_* at {config.milvus_uri} were built "
-                            f"with other settings or another model than this server's: rebuild them with "
-                            f"`python -m qa build` (every API server must then use the same settings and model)")
+    check_compatible(index.manifest, config, encoder.fingerprint)
     return index
 
 
 def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True,
           collections: Collections | None = None) -> Index:
-    """Load every seed page into the collections (a full build: weights use the new average length)."""
-    checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
-    pages, skipped = read_seeds(config.seeds_dir)
-    if not pages:
-        raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
-    corpus = Corpus.from_pages(pages, config, skipped)
+    """A full build (`qa build`): the pages the collections hold, weighed again with their new average length
+    (and the settings and model of this process); with no collections yet, the seeds folder's pages."""
+    collections = collections or Collections(config)
+    try:
+        current = collections.load()
+    except NotReady:  # collections without a manifest (damaged by hand or by a crash): the seeds are all there is
+        log.warning("%s have no manifest: building them from %s", collections.where, config.seeds_dir)
+        current = None
+    if current is not None:
+        corpus = Corpus.from_pages(current.corpus.pages, config, current.corpus.skipped)
+        meta = {name: {"sha256": sha, "bytes": current.manifest["page_bytes"][name]}
+                | ({"skipped": current.corpus.skipped[name]} if name in current.corpus.skipped else {})
+                for name, sha in current.manifest["seeds"].items()}
+    else:
+        checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
+        pages, skipped = read_seeds(config.seeds_dir)
+        corpus = Corpus.from_pages(pages, config, skipped)
+        meta = {name: {"sha256": sha, "bytes": (config.seeds_dir / name).stat().st_size}
+                | ({"skipped": skipped[name]} if name in skipped else {})
+                for name, sha in checksums.items() if sha is not None}
+    if not corpus.chunks:
+        raise NotReady(f"no page with text to index in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
-    sizes = {p.name: p.stat().st_size for p in sorted(config.seeds_dir.glob("*.txt")) if p.name in checksums}
-    return (collections or Collections(config)).build(corpus, encoder, tokenizer, cache, progress,
-                                                      {"seeds": checksums, "page_bytes": sizes})
+    return collections.build(corpus, meta, encoder, tokenizer, cache, progress)
 
 
 def update(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None]) -> Index:

@@ -64,12 +64,15 @@ class QAService:
                                config.query_threads)
         index = load_or_build(config, self.encoder, self.tokenizer, progress)
         self._snapshot = Snapshot.of(index, self.encoder, self.tokenizer, config)
-        self._follower = follower(config, index)
+        self._follower = follower(config, index, self.encoder.fingerprint)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
 
     def swap(self, index: Index) -> None:
-        """Serve another index from the next request on; requests under way finish on the one they started with."""
+        """Serve another index from the next request on; requests under way finish on the one they started with.
+        An index older than the one served (a shared store's generation that a later update passed) is ignored."""
+        if index.manifest.get("generation", 0) < self._snapshot.index.manifest.get("generation", 0):
+            return
         self._snapshot = Snapshot.of(index, self.encoder, self.tokenizer, self.config)
 
     @property
@@ -225,13 +228,13 @@ class QAService:
         }
 
 
-def follower(config: Config, index: Index):
+def follower(config: Config, index: Index, fingerprint: str):
     """What keeps a server on the newest index other processes write: only the shared Milvus store has one."""
     if config.store != "milvus":
         return None
     from qa.milvus import Follower  # embedded serving never loads pymilvus
 
-    return Follower(config, index.store.client)
+    return Follower(config, index.store.client, fingerprint)
 
 
 def sentence_citation(chunk: Chunk, sentence_index: int) -> str:

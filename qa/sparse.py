@@ -11,12 +11,18 @@ import numpy as np
 from qa.errors import EmptyPage, IndexMismatch
 
 FORMAT = 1
+K1, B = 1.2, 0.75  # bm25s's defaults; the Milvus store weighs its sparse vectors with the same
+
+
+def lucene_idf(df: int, documents: int) -> float:
+    """Lucene IDF (bm25s's): a token no document holds gets the highest possible IDF."""
+    return float(np.log(1 + (documents - df + 0.5) / (df + 0.5)))
 
 
 class BM25Index:
     """Sparse scoring of chunks. Saves itself into its own sub-folder of the index."""
 
-    def __init__(self, k1: float = 1.2, b: float = 0.75):
+    def __init__(self, k1: float = K1, b: float = B):
         self.k1, self.b = k1, b
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         self.size = 0
@@ -36,8 +42,7 @@ class BM25Index:
 
     def idf(self, token: str) -> float:
         """Lucene IDF of a token; a token the corpus never saw gets the highest possible IDF."""
-        df = self._document_frequency(token)
-        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+        return lucene_idf(self._document_frequency(token), self.size)
 
     def _document_frequency(self, token: str) -> int:
         index = self._bm25.vocab_dict.get(token)

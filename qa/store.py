@@ -12,8 +12,6 @@ from qa.ann import ANN, for_size
 from qa.fusion import top_k
 from qa.sparse import BM25Index
 
-STORES = ("embedded", "milvus")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
-
 
 class Candidates(NamedTuple):
     """Fusion's input: chunk positions (ascending) with the exact BM25 and cosine score of each."""

@@ -64,24 +64,24 @@ def test_standalone_questions_are_left_unchanged(dialogue_replies):
         assert dialogue_replies[d["id"]]["standalone_question"] == d["turns"][-1]
 
 
-def test_follow_up_carries_the_place_over(live_server):
-    first = post_chat(live_server, {"messages": history(LIANHU[0])}).json()
+def test_follow_up_carries_the_place_over(api_server):
+    first = post_chat(api_server, {"messages": history(LIANHU[0])}).json()
     assert first["standalone_question"] == LIANHU[0]
-    body = post_chat(live_server, {"messages": history(*LIANHU, replies=(first["reply"],))}).json()
+    body = post_chat(api_server, {"messages": history(*LIANHU, replies=(first["reply"],))}).json()
     assert "莲湖街道" in body["standalone_question"] and "牛皮癣" in body["standalone_question"]
     assert body["question"] == LIANHU[1]
     assert body["answer"]["text"] == "2000多个"
     assert body["answer"]["page"] == "004_ea33b374a10aa2cf.txt"
 
 
-def test_omitted_subject_is_filled_in(live_server):
-    body = post_chat(live_server, {"messages": history("南关街街道务虚会谋划的是哪一年的工作？", "办事处主任是谁？")}).json()
+def test_omitted_subject_is_filled_in(api_server):
+    body = post_chat(api_server, {"messages": history("南关街街道务虚会谋划的是哪一年的工作？", "办事处主任是谁？")}).json()
     assert body["standalone_question"].startswith("南关街街道")
     assert "丁朝昔" in body["answer"]["text"]
 
 
-def test_reply_cites_with_markers(live_server):
-    body = post_chat(live_server, {"messages": history("宣传活动一共制作了多少面展板？"), "top_k": 3}).json()
+def test_reply_cites_with_markers(api_server):
+    body = post_chat(api_server, {"messages": history("宣传活动一共制作了多少面展板？"), "top_k": 3}).json()
     assert len(body["passages"]) == 3
     assert body["reply"].startswith(body["answer"]["text"] + "[")
     for n in range(1, 4):
@@ -102,14 +102,14 @@ def test_reply_cites_with_markers(live_server):
     ({"messages": history("a"), "top_k": 0}, "invalid_top_k"),
     ({"messages": history("a"), "session": 1}, "unknown_field"),
 ])
-def test_bad_chat_bodies_get_clear_errors(live_server, body, code):
-    reply = post_chat(live_server, body)
+def test_bad_chat_bodies_get_clear_errors(api_server, body, code):
+    reply = post_chat(api_server, body)
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == code
 
 
-def test_stream_sends_passages_then_answer_then_done(live_server):
-    with post_chat(live_server, {"messages": history(*LIANHU, replies=("拆除棚亭杂屋12间560平方米[1]",)),
+def test_stream_sends_passages_then_answer_then_done(api_server):
+    with post_chat(api_server, {"messages": history(*LIANHU, replies=("拆除棚亭杂屋12间560平方米[1]",)),
                                  "stream": True}, stream=True) as reply:
         assert reply.status_code == 200
         assert reply.headers["Content-Type"].startswith("text/event-stream")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -86,12 +87,13 @@ def test_a_page_added_then_removed_leaves_the_same_scores(own_collections):
     collections = Collections(store, service.index.store.client)
     added = collections.update({"zz_new.txt": PAGE}, service.encoder, service.tokenizer, None)
     assert added.manifest["counts"]["pages"] == manifest["counts"]["pages"] + 1
-    assert added.manifest["generation"] == manifest["generation"] + 1
+    assert added.manifest["generation"] == manifest["generation"] + 1 and "zz_new.txt" in added.manifest["seeds"]
     service.swap(added)
     assert service.ask(QUESTION)["answer"]["text"] == "8.6万册"
     removed = collections.update({"zz_new.txt": None}, service.encoder, service.tokenizer, None)
     service.swap(removed)
-    assert removed.manifest["counts"] == manifest["counts"] and removed.manifest["bm25"] == manifest["bm25"]
+    assert removed.manifest["counts"] == manifest["counts"] and removed.manifest["seeds"] == manifest["seeds"]
+    assert not {"seeds", "counts", "page_bytes"} & set(collections.manifest()), "the stored row stays small"
     assert keyword_scores(service) == before, "document frequencies and counts are back where they were"
     assert service.ask(QUESTION)["answer"] is None
 
@@ -101,7 +103,7 @@ def test_collections_of_another_layout_are_refused(own_collections):
     collections = Collections(store, service.index.store.client)
     manifest = service.index.manifest | {"milvus_format": 99}
     collections.client.upsert(collections.names.records, [_record("manifest", "manifest", "", json.dumps(manifest))])
-    with pytest.raises(IndexMismatch, match="another format .* rebuild them with `python -m qa build`"):
+    with pytest.raises(IndexMismatch, match="another format .* under another QA_MILVUS_COLLECTION"):
         collections.load()
 
 
@@ -186,16 +188,63 @@ def test_the_command_line_builds_and_updates_the_shared_collections(config, milv
     assert added["added"] == ["zz_cli.txt"] and added["counts"]["pages"] == len(list(config.seeds_dir.glob("*.txt"))) + 1
     assert not (config.seeds_dir / "zz_cli.txt").exists()
     index = Collections(replace(config, store="milvus", milvus_uri=milvus_uri, milvus_collection="cli")).load()
-    assert "zz_cli.txt" in index.corpus.pages and index.manifest["generation"] == 2
+    assert "zz_cli.txt" in index.corpus.pages and index.manifest["seeds"]["zz_cli.txt"] == hashlib.sha256(PAGE).hexdigest()
 
 
 def test_a_full_rebuild_is_a_new_generation_that_servers_follow(own_collections):
     store, service = own_collections
     served = service.index
-    follower = Follower(store, served.store.client)
+    follower = Follower(store, served.store.client, service.encoder.fingerprint)
     rebuilt = build(store, service.encoder, service.tokenizer, progress=False)
     assert rebuilt.manifest["generation"] == served.manifest["generation"] + 1
     time.sleep(REFRESH_SECONDS + 0.1)  # a follower looks at most once every REFRESH_SECONDS
     newer = follower.newer(served)
     assert newer is not None and newer.manifest["generation"] == rebuilt.manifest["generation"]
-    assert follower.newer(newer) is None, "looked at most once a second, and nothing changed since"
+    time.sleep(REFRESH_SECONDS + 0.1)
+    assert follower.newer(newer) is None, "nothing changed since"
+
+
+def term_records(collections: Collections) -> dict[str, str]:
+    return {row["key"]: row["body"] for row in collections._rows(collections.names.records, 'kind == "term"',
+                                                                 ["key", "body"])}
+
+
+def test_a_replaced_page_leaves_what_a_fresh_build_of_the_same_pages_holds(own_collections, tmp_path):
+    """A page replaced (by itself with three sentences joined) and a Chinese page name added and removed:
+    the document frequencies, counts and answers are those of a build of the resulting pages."""
+    store, service = own_collections
+    collections, before = Collections(store, service.index.store.client), service.index.manifest
+    name = sorted(service.index.corpus.pages)[0]
+    changed = (store.seeds_dir / name).read_text(encoding="utf-8").replace("。", "，", 3).encode()  # 3 sentences joined
+    collections.update({"新闻版面.txt": PAGE}, service.encoder, service.tokenizer, None)
+    assert "新闻版面.txt" in collections.page_names()
+    collections.update({"新闻版面.txt": None, name: changed}, service.encoder, service.tokenizer, None)
+    updated = collections.load()
+    assert "新闻版面.txt" not in updated.corpus.pages and updated.manifest["seeds"][name] != before["seeds"][name]
+    shutil.copytree(store.seeds_dir, tmp_path / "seeds")
+    (tmp_path / "seeds" / name).write_bytes(changed)
+    fresh = replace(store, seeds_dir=tmp_path / "seeds", milvus_uri=str(tmp_path / "fresh.db"))
+    rebuilt = build(fresh, service.encoder, service.tokenizer, progress=False)
+    assert term_records(collections) == term_records(Collections(fresh, rebuilt.store.client))
+    assert updated.manifest["counts"] == rebuilt.manifest["counts"]
+    assert updated.manifest["seeds"] == rebuilt.manifest["seeds"]
+
+
+def test_a_full_rebuild_keeps_the_pages_added_through_updates(own_collections):
+    store, service = own_collections
+    pages = service.index.manifest["counts"]["pages"]
+    Collections(store, service.index.store.client).update({"zz_kept.txt": PAGE}, service.encoder, service.tokenizer,
+                                                          None)
+    rebuilt = build(store, service.encoder, service.tokenizer, progress=False)
+    assert "zz_kept.txt" in rebuilt.corpus.pages and not (store.seeds_dir / "zz_kept.txt").exists()
+    assert rebuilt.manifest["counts"]["pages"] == pages + 1
+
+
+def test_a_follower_does_not_follow_collections_built_with_another_model(own_collections):
+    store, service = own_collections
+    served = service.index
+    follower = Follower(store, served.store.client, "another-model-fingerprint")
+    Collections(store, served.store.client).update({"zz_new.txt": PAGE}, service.encoder, service.tokenizer, None)
+    time.sleep(REFRESH_SECONDS + 0.1)
+    assert follower.newer(served) is None, "a newer generation, but of another model: not followed"
+    assert Follower(store, served.store.client, service.encoder.fingerprint).newer(served) is None, "not yet looked"
