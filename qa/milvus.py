@@ -280,6 +280,7 @@ class Collections:
     def page_names(self) -> set[str]:
         """The pages the archive holds (unreadable ones included), as of now."""
         with unavailable(f"cannot read {self.where}"):
+            self._load(self.names)
             return {row["page"] for row in self._rows(self.names.records, 'kind == "meta"', ["page"])}
 
     def _read(self, manifest: dict) -> Index:

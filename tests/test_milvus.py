@@ -171,9 +171,12 @@ def test_a_passage_without_words_is_stored_and_never_matches():
     assert all(token_id(t) != NO_WORDS for t in ("的", "了", "莲湖街道", "x" * 300))
 
 
-def test_the_command_line_builds_and_updates_the_shared_collections(config, milvus_uri, tmp_path):
-    """`qa build` loads the seeds into Milvus and `qa add` a page: no page file is written anywhere."""
-    env = os.environ | milvus_settings(config, milvus_uri, collection="cli") | {
+@pytest.mark.parametrize("where", ["milvus-lite server", "Milvus Lite file"])
+def test_the_command_line_builds_and_updates_the_shared_collections(config, milvus_uri, tmp_path, where):
+    """`qa build` loads the seeds into Milvus and `qa add` a page: no page file is written anywhere. Each
+    command is a process of its own (Milvus Lite opens its file's collections released)."""
+    uri = milvus_uri if where == "milvus-lite server" else str(tmp_path / "archive.db")
+    env = os.environ | milvus_settings(config, uri, collection="cli") | {
         "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}
 
     def qa(*args: str) -> dict:
@@ -187,7 +190,7 @@ def test_the_command_line_builds_and_updates_the_shared_collections(config, milv
     added = qa("add", str(tmp_path / "zz_cli.txt"))
     assert added["added"] == ["zz_cli.txt"] and added["counts"]["pages"] == len(list(config.seeds_dir.glob("*.txt"))) + 1
     assert not (config.seeds_dir / "zz_cli.txt").exists()
-    index = Collections(replace(config, store="milvus", milvus_uri=milvus_uri, milvus_collection="cli")).load()
+    index = Collections(replace(config, store="milvus", milvus_uri=uri, milvus_collection="cli")).load()
     assert "zz_cli.txt" in index.corpus.pages and index.manifest["seeds"]["zz_cli.txt"] == hashlib.sha256(PAGE).hexdigest()
 
 
