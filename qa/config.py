@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 _RATE = r"\s*\d+\s*(?:/|per)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
 _RATE_LIMIT = re.compile(rf"{_RATE}(?:;{_RATE})*")
 _KEY = re.compile(r"[\x21-\x7e]{16,}")  # long enough not to be guessed; ASCII: the same bytes in any header
+STORES = ("embedded", "milvus")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
+MILVUS_SERVER_SCHEMES = ("http://", "https://", "tcp://")  # any other QA_MILVUS_URI is a Milvus Lite file
 # An origin as browsers send it: scheme, host, optional port; no path, no wildcard (flask-cors would take
 # `*`, `$`, `[`... as a regular expression).
-STORES = ("embedded", "milvus")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
@@ -109,7 +110,7 @@ class Config:
             problems.append("rate_limit must look like '120/minute' or '10/second;1000/day'")
         if self.store not in STORES:
             problems.append(f"store must be one of {', '.join(STORES)}")
-        if not (self.milvus_uri.startswith(("http://", "https://", "tcp://")) or self.milvus_uri.endswith(".db")):
+        if not (self.milvus_uri.startswith(MILVUS_SERVER_SCHEMES) or self.milvus_uri.endswith(".db")):
             problems.append("milvus_uri must be a Milvus Lite path ending in .db or a server's http://host:port")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
             problems.append("milvus_collection must be letters, digits and `_`, starting with a letter or `_`")

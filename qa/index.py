@@ -106,6 +106,7 @@ def encode_corpus(corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache:
 
 
 def new_manifest(corpus: Corpus, encoder: Encoder, store: str) -> dict:
+    """The manifest fields every store's build writes: format, store, model, counts, skipped pages."""
     return {
         "format_version": FORMAT_VERSION,
         "store": store,

@@ -7,8 +7,10 @@ Layout (MILVUS_FORMAT; collection names start with QA_MILVUS_COLLECTION, `qa` by
   offsets and answer types), `dense` (the passage vector; IP of normalised vectors = cosine) and `sparse` (per
   token, keyed by a 32-bit hash of it, the BM25 term-frequency part tf / (tf + k1 (1 - b + b dl / avgdl))).
   A query's sparse vector holds each token's IDF (times its count): their inner product is bm25s's score.
-- `<prefix>_records`, small records by `key`: the manifest (`manifest`), articles (`a:<id>`, JSON), page texts in
-  parts (`p:<name>#<part>`, for citations), and each token's document frequency (`t:<token>`, for IDF).
+- `<prefix>_records`, small records by `key`: the manifest (`manifest`: format, model, settings, avgdl, generation;
+  counts are read, not stored), each page's sha256 and size (`m:<name>`), page texts in parts (`p:<name>#<part>`,
+  for citations), articles without their body (`a:<id>`, JSON; the page text gives the body back), and each
+  token's document frequency (`t:<token>`, for IDF).
 
 The weights are computed here, not by Milvus's BM25 function: the tokens are the embedded store's own (jieba
 search mode after NFKC, simplified Chinese and stopwords), IDF stays exact after incremental updates (only the
@@ -16,7 +18,8 @@ average length is kept from the last full build), and the question analysis need
 Milvus, has both measured).
 
 API servers keep no state of their own: each mirrors the texts and answer types of the manifest's generation
-(re-read when an update anywhere bumps it) and asks Milvus for every search and every candidate's vectors.
+(re-read when an update anywhere bumps it) and asks Milvus for every search; each search brings the other half's
+vectors of its rows, so every candidate is scored exactly by both.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 from pymilvus.client.types import LoadState
 
-from qa.config import Config
+from qa.config import MILVUS_SERVER_SCHEMES, Config
 from qa.dense import EmbeddingCache, Encoder
 from qa.documents import Article, Chunk
 from qa.errors import IndexMismatch, NotReady, StoreUnavailable
@@ -91,7 +94,7 @@ def connect(config: Config) -> MilvusClient:
 
 
 def is_remote(uri: str) -> bool:
-    return uri.startswith(("http://", "https://", "tcp://"))
+    return uri.startswith(MILVUS_SERVER_SCHEMES)
 
 
 def shown(uri: str) -> str:

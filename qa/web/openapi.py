@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from qa.config import Config
+from qa.config import STORES, Config
 from qa.validate import MAX_QUESTION_CHARS
 from qa.web.helpers import service
 
@@ -153,7 +153,7 @@ def _schemas(config: Config) -> dict:
             "span": closed({"text": STRING, "raw": STRING, "start": OFFSET, "end": OFFSET})}),
         "ArticleList": closed({"articles": array(ref("ArticleSummary"))}),
         "Health": closed({"ready": const(True),
-                          "index": closed({"format_version": INTEGER, "store": {"enum": ["embedded", "milvus"]},
+                          "index": closed({"format_version": INTEGER, "store": {"enum": list(STORES)},
                                            "model": closed({"name": STRING, "dimension": INTEGER},
                                                            {"fingerprint": STRING}),
                                            **summary}),
