@@ -1,6 +1,6 @@
 """Where the time goes: the stages of one /api/ask, and the start-up of a server over a built index.
 
-Usage: python benchmarks/profile.py [QUESTIONS.jsonl] [--rounds N] [--tree FILE]
+Usage: python benchmarks/profile_request.py [QUESTIONS.jsonl] [--rounds N] [--tree FILE]
 
 Requests: each stage of the pipeline is called on its own, in the order the service runs them, for
 every question (`rounds` passes; the query-embedding cache is cleared before each pass, so every
