@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from qa.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, ensure_onnx
+from qa.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, READER_FOLDER, ensure_onnx
 
 BATCH = 32
 
@@ -38,7 +38,7 @@ class Encoder:
         # session of the float32 model with `threads`, made only when something is to be encoded (the
         # weights are memory-mapped: 0.2 s).
         self.threads, self.query_threads = threads, query_threads
-        self._queries = _session(self.onnx / QUERY_FILE, query_threads)
+        self._queries = onnx_session(self.onnx / QUERY_FILE, query_threads)
         self.dim = int(self._queries.get_outputs()[0].shape[-1])
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.encode_query = functools.lru_cache(maxsize=query_cache)(self._encode_query)
@@ -58,7 +58,7 @@ class Encoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        session = _session(self.onnx / ONNX_FILE, self.threads)
+        session = onnx_session(self.onnx / ONNX_FILE, self.threads)
         encodings = self.tokenizer.encode_batch(texts)
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths: little padding
         with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress) as bar:
@@ -79,7 +79,7 @@ def _text_tokenizer(model_path: Path):
     return tokenizer
 
 
-def _session(path: Path, threads: int):
+def onnx_session(path: Path, threads: int):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -105,13 +105,13 @@ def fingerprint(model_path: Path) -> str:
     """Folder name plus a short hash of the model's config files and weights (size, first and last MiB).
 
     Two different models never share cached vectors or an index, even in folders of the same name;
-    sampling the weights keeps this well under a second for a 470 MB file. The ONNX export (a file
-    derived from the rest) is left out.
+    sampling the weights keeps this well under a second for a 470 MB file. The ONNX exports (the encoder's
+    and the reader's, files derived from the rest) are left out.
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in model_path.rglob("*") if p.is_file()):
         relative = path.relative_to(model_path)
-        if relative.parts[0] == ONNX_FOLDER:
+        if relative.parts[0] in (ONNX_FOLDER, READER_FOLDER):
             continue
         digest.update(str(relative).encode())
         if path.suffix in (".json", ".txt"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -9,6 +10,8 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
+
+from tqdm import tqdm
 
 from qa.errors import ModelError
 
@@ -19,29 +22,57 @@ QUERY_FILE = "model_qint8.onnx"  # int8 weights of the matrix products: question
 SOURCE_FILE = "source.json"  # the fingerprint of the model the export was made from; written last
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "sentence_embedding"
+READER_FOLDER = "reader"  # beside ONNX_FOLDER in the model folder
+READER_FILE = "reader.onnx"
+READER_INT8_FILE = "reader_qint8.onnx"
+READER_INPUTS = ("input_ids", "attention_mask", "marks")
+READER_OUTPUTS = ("start_logits", "end_logits")
 EXPORTER_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 log = logging.getLogger(__name__)
 
 
 def ensure_onnx(model_path: Path, fingerprint: str) -> Path:
     """The folder of a model's ONNX files, exported (with torch) when missing or made from other weights."""
-    folder = Path(model_path) / ONNX_FOLDER
-    if _source(folder) == fingerprint:
-        return folder
-    log.info("exporting %s to ONNX (once per model, about a minute)", model_path)
-    tmp = folder.with_name(f".{ONNX_FOLDER}.{uuid.uuid4().hex[:8]}.tmp")
-    old = folder.with_name(f".{ONNX_FOLDER}.{uuid.uuid4().hex[:8]}.old")
-    try:
-        tmp.mkdir()
+
+    def build(tmp: Path) -> None:
         export(Path(model_path), tmp / ONNX_FILE)
         quantize(tmp / ONNX_FILE, tmp / QUERY_FILE)
-        (tmp / SOURCE_FILE).write_text(json.dumps({"fingerprint": fingerprint, "exporter": "qa.export"}) + "\n")
+
+    return _ensure(Path(model_path) / ONNX_FOLDER, fingerprint, build, f"exporting {model_path} to ONNX (once per model, about a minute)")
+
+
+def ensure_reader(model_path: Path, fingerprint: str, weights: Path) -> Path:
+    """The folder of the reader's ONNX files: the base model's lower layers and the trained parameters file
+    (`qa/weights/reader.safetensors`), exported once per pair, float32 and int8."""
+    key = f"{fingerprint}+{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
+
+    def build(tmp: Path) -> None:
+        with tqdm(total=2, desc="reader model", unit="step") as bar:
+            export_reader(Path(model_path), Path(weights), tmp / READER_FILE)
+            bar.update()
+            quantize(tmp / READER_FILE, tmp / READER_INT8_FILE)
+            bar.update()
+
+    return _ensure(Path(model_path) / READER_FOLDER, key, build, "building the reader model (once, under a minute)")
+
+
+def _ensure(folder: Path, key: str, build, message: str) -> Path:
+    """`folder`, (re)built by `build(tmp_folder)` unless its source file names `key`; swapped in whole."""
+    if _source(folder) == key:
+        return folder
+    log.info(message)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
+    try:
+        tmp.mkdir()
+        build(tmp)
+        (tmp / SOURCE_FILE).write_text(json.dumps({"fingerprint": key, "exporter": "qa.export"}) + "\n")
         if folder.exists():  # an export of other weights, or an unfinished one
             folder.rename(old)
         tmp.rename(folder)
     except OSError as error:
-        if _source(folder) != fingerprint:  # not a concurrent process that finished first
-            raise ModelError(f"could not write the ONNX export of {model_path}: {error}") from error
+        if _source(folder) != key:  # not a concurrent process that finished first
+            raise ModelError(f"could not write the ONNX export {folder}: {error}") from error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
@@ -82,14 +113,39 @@ def export(model_path: Path, out: Path) -> None:
     mask = torch.ones_like(ids)
     mask[1, 9:] = 0
     batch, length = torch.export.Dim("batch"), torch.export.Dim("length", max=model.max_seq_length)
+    _onnx_export(Pipeline(), (ids, mask), INPUTS, [OUTPUT], ({0: batch, 1: length},) * 2, out)
+
+
+def export_reader(model_path: Path, weights: Path, out: Path) -> None:
+    """Write the reader (qa.reader_net.Reader: the base model's lower layers, the trained upper part) as one
+    ONNX graph: ids, mask and question-word marks in, start and end logits per token out."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from qa.reader_net import Reader, base_lower, load_upper
+
+    upper, lower_layers = load_upper(weights)
+    net = Reader(base_lower(model_path, lower_layers), upper).eval()
+    ids = torch.full((2, 16), 5, dtype=torch.long)
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0
+    marks = torch.zeros_like(ids)
+    marks[0, 12] = 1
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("length", max=512)
+    _onnx_export(net, (ids, mask, marks), READER_INPUTS, READER_OUTPUTS, ({0: batch, 1: length},) * 3, out)
+
+
+def _onnx_export(module, example, inputs, outputs, dynamic_shapes, out: Path) -> None:
+    import torch
+
     for name in EXPORTER_LOGGERS:  # every graph rewrite at INFO, "torchvision is not installed" at WARNING
         logging.getLogger(name).setLevel(logging.ERROR)
     with warnings.catch_warnings():
         # The exporter's own notices (deprecations inside torch, unused axis names) are not ours to fix;
         # pytest would turn them into errors on a machine that exports for the first time.
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(Pipeline(), (ids, mask), dynamo=True, verbose=False, input_names=list(INPUTS),
-                                    output_names=[OUTPUT], dynamic_shapes=({0: batch, 1: length},) * 2)
+        program = torch.onnx.export(module, example, dynamo=True, verbose=False, input_names=list(inputs),
+                                    output_names=list(outputs), dynamic_shapes=dynamic_shapes)
         program.save(str(out), external_data=True)
 
 
