@@ -1,25 +1,25 @@
-"""From ranked passages to an answer: the answering sentence, a short span of the asked type, a confidence."""
+"""From ranked passages to an answer: the reader's best span over the top passages' windows, its sentence, and
+calibrated confidences (that the span is right; that the sentence holds the answer)."""
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass
 
 from qa import analysis
+from qa.confidence import FEATURES, Calibration
 from qa.documents import Chunk, Hit
-from qa.extract import short_answer
 from qa.normalize import normalise_with_map
+from qa.qtype import type_spans
+from qa.reader import Reader, SpanScore
 from qa.tokenize import Tokenizer
 
-# Logistic calibration of the confidence, fitted by benchmarks/calibrate.py (see BENCHMARKS.md):
-# intercept, then one weight per CONFIDENCE_FEATURES entry.
-CONFIDENCE_FEATURES = ("coverage", "missing_idf", "typed", "cosine", "bm25_share", "dense_gap")
-CONFIDENCE_WEIGHTS = (-7.865, 8.113, 0.132, 0.098, 2.479, 1.723, 0.383)
-
-
-# The answer sentence is looked for in the top passages, the lower ones at a small price per rank.
-ANSWER_DEPTH = 3
-RANK_PENALTY = 0.15
+READ_DEPTH = 3  # re-ranked passages the reader reads, in one batch
+WINDOW_CHARS = 160  # a window: the passage's best sentence and its neighbours up to this many characters
+# Blanks and punctuation trimmed off a span's ends (a quote comes back when the span is a quoted name); a
+# unit such as % or ℃ stays.
+_PUNCT = r"\s,，。.、;；:：!！?？()（）\[\]【】“”\"'‘’《》「」·…—-"
+_EDGE = re.compile(rf"^[{_PUNCT}]+|[{_PUNCT}]+$")
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,12 @@ class Span:
 
 @dataclass(frozen=True)
 class Answer:
-    text: Span  # the short answer when one of the asked type is found, else the sentence
-    sentence: Span
-    confidence: float
+    span: Span  # the likeliest short answer
+    sentence: Span  # the sentence that holds it
+    highlight: tuple[int, int]  # the span's offsets in `sentence.text`
+    confidence: float  # calibrated probability that `span` is right
+    support: float  # calibrated probability that `sentence` holds the answer
+    span_confident: bool  # show the span (True) or the sentence with the span highlighted (False)
     chunk: Chunk
     sentence_index: int
     features: dict[str, float]
@@ -48,76 +51,114 @@ def raw_span(chunk: Chunk, raw_page: str, start: int, end: int) -> Span:
     return Span(chunk.text[start:end], chunk.start + a, chunk.start + b)
 
 
-class Answerer:
-    """Picks the answer sentence and span from the re-ranked hits and scores the confidence."""
+@dataclass(frozen=True)
+class Candidate:
+    hit: Hit
+    rank: int
+    start: int  # offsets in hit.chunk.text
+    end: int
+    scored: SpanScore
 
-    def __init__(self, tokenizer: Tokenizer, headline_of):
+
+class Answerer:
+    """Reads the top re-ranked passages, scores every candidate span with the fitted span model, and takes the
+    likeliest; the fitted support model tells whether the archive answers the question at all."""
+
+    def __init__(self, tokenizer: Tokenizer, headline_of, reader: Reader, calibration: Calibration,
+                 window_chars: int = WINDOW_CHARS):
         self.tokenizer, self.headline_of = tokenizer, headline_of
+        self.reader, self.calibration, self.window_chars = reader, calibration, window_chars
 
     def answer(self, q: analysis.Question, hits: list[Hit], raw_page_of) -> Answer | None:
-        if not hits:
+        scored = self.scored(q, hits)
+        if not scored:
             return None
-        hit, index, short = max(
-            (self._best_sentence(q, hit, rank) for rank, hit in enumerate(hits[:ANSWER_DEPTH])),
-            key=lambda found: found[0],
-        )[1:]
-        chunk = hit.chunk
-        a, b = chunk.sentences[index]
-        features = self._features(q, hit, typed=short is not None)
+        confidence, best, features = max(scored, key=lambda x: x[0])
+        chunk = best.hit.chunk
+        index = max((i for i, (a, _) in enumerate(chunk.sentences) if a <= best.start), default=0)
+        a, b = chunk.sentences[index] if chunk.sentences else (0, len(chunk.text))
         raw = raw_page_of(chunk.page)
-        sentence_span = raw_span(chunk, raw, a, b)
-        text_span = raw_span(chunk, raw, a + short[0], a + short[1]) if short else sentence_span
-        return Answer(text_span, sentence_span, self._confidence(features), chunk, index, features)
+        return Answer(
+            span=raw_span(chunk, raw, best.start, best.end),
+            sentence=raw_span(chunk, raw, a, b),
+            highlight=(best.start - a, min(best.end, b) - a),
+            confidence=confidence,
+            support=self.calibration.support(features),
+            span_confident=confidence >= self.calibration.confident_above,
+            chunk=chunk, sentence_index=index, features=features,
+        )
 
-    def _best_sentence(self, q: analysis.Question, hit: Hit, rank: int):
-        """(value, hit, sentence index, short answer span or None) of the passage's best sentence: the one
-        that covers the question best, preferring one that holds a short answer; lower-ranked passages
-        pay a small price so the top passage wins ties."""
-        chunk = hit.chunk
-        headline = self.tokenizer.prepare(self.headline_of(chunk))
-        total = sum(w for _, w in q.words) or 1.0
-        best = (-1.0, hit, 0, None)
-        for i, (a, b) in enumerate(chunk.sentences):
-            sentence = chunk.text[a:b]
-            prepared = self.tokenizer.prepare(sentence)
-            coverage = sum(w for word, w in q.words if word in prepared or word in headline) / total
-            anchors = [(word, p, w) for word, w in q.words for p in _positions(prepared, word)]
-            # Align the prepared (simplified, NFKC, lower-case) forms: traditional or full-width questions
-            # then match too. Offsets carry over only when preparing kept the sentence's length.
-            target = prepared if len(prepared) == len(sentence) else sentence
-            short = short_answer(q.text, q.kind, target, self.tokenizer.tagged, anchors)
-            # A sentence that answers beats one that only echoes the question.
-            value = coverage + (0.5 if short else 0.0) - RANK_PENALTY * rank
-            if value > best[0]:
-                best = (value, hit, i, short)
-        return best
+    def scored(self, q: analysis.Question, hits: list[Hit]) -> list[tuple[float, Candidate, dict[str, float]]]:
+        """Every candidate span the reader found in the top passages' windows (one batch), with the span
+        model's probability that it is right and its features."""
+        top = hits[:READ_DEPTH]
+        if not top:
+            return []
+        windows = [window(hit, self.window_chars) for hit in top]
+        readings = self.reader.read(q.text, [hit.chunk.text[a:b] for hit, (a, b) in zip(top, windows)])
+        candidates = [_candidate(hit, rank, windows[rank][0], s, hit.chunk.text)
+                      for rank, (hit, reading) in enumerate(zip(top, readings)) for s in reading.spans]
+        candidates = [c for c in candidates if c is not None]
+        best_score = max((c.scored.score for c in candidates), default=0.0)
+        return [(self.calibration.span(f), c, f) for c in candidates
+                for f in [self.features(q, c, hits[0], best_score)]]
 
-    def _features(self, q: analysis.Question, hit: Hit, typed: bool) -> dict[str, float]:
-        chunk = hit.chunk
+    def features(self, q: analysis.Question, c: Candidate, top: Hit, best_score: float) -> dict[str, float]:
+        """The FEATURES of one candidate span (qa.confidence)."""
+        chunk, text = c.hit.chunk, c.hit.chunk.text[c.start : c.end]
         context = self.tokenizer.prepare(self.headline_of(chunk) + "\n" + chunk.text)
         total = sum(w for _, w in q.words) or 1.0
-        found = [w for word, w in q.words if word in context]
         missing = [w for word, w in q.words if word not in context]
-        return {
-            "coverage": sum(found) / total,
+        prepared = self.tokenizer.prepare(text)
+        typed = type_spans(chunk.text, q.kind, self.tokenizer.tagged) if q.kind else []
+        values = {
+            "span_score": c.scored.score,
+            "span_vs_null": c.scored.score - c.scored.null,
+            "span_vs_best": c.scored.score - best_score,
+            "rank": float(c.rank),
+            "passage_gap": (c.hit.score - top.score) / max(abs(top.score), 1.0),
+            "cosine": c.hit.scores.get("cosine", 0.0),
+            "bm25_share": c.hit.scores.get("bm25_share", 0.0),
+            "dense_gap": c.hit.scores.get("dense_gap", 0.0),
+            "coverage": sum(w for word, w in q.words if word in context) / total,
             "missing_idf": max(missing, default=0.0) / max((w for _, w in q.words), default=1.0),
-            "typed": float(typed or not q.kind),
-            "cosine": hit.scores.get("cosine", 0.0),
-            # Do both retrievers back the answer's passage? Its BM25 as a share of the best candidate's,
-            # and its cosine minus the best candidate's.
-            "bm25_share": hit.scores.get("bm25_share", 0.0),
-            "dense_gap": hit.scores.get("dense_gap", 0.0),
+            "asked_type": float(q.kind is not None),
+            "type_match": float(any(a < c.end and c.start < b for a, b in typed)),
+            "in_question": sum(ch in q.text for ch in prepared) / max(len(prepared), 1),
         }
-
-    @staticmethod
-    def _confidence(features: dict[str, float]) -> float:
-        z = CONFIDENCE_WEIGHTS[0] + sum(w * features[n] for n, w in zip(CONFIDENCE_FEATURES, CONFIDENCE_WEIGHTS[1:]))
-        return 1.0 / (1.0 + math.exp(-z))
+        assert tuple(values) == FEATURES
+        return values
 
 
-def _positions(text: str, word: str) -> list[int]:
-    positions, start = [], text.find(word)
-    while start >= 0:
-        positions.append(start)
-        start = text.find(word, start + 1)
-    return positions
+def window(hit: Hit, size: int = WINDOW_CHARS) -> tuple[int, int]:
+    """Offsets in the passage text of the window the reader reads: the re-ranker's best sentence, grown by
+    whole neighbouring sentences (the next one first) while it stays within `size` characters."""
+    sentences = hit.chunk.sentences
+    if not sentences:
+        return 0, len(hit.chunk.text)
+    at = min(int(hit.scores.get("best_sentence", 0)), len(sentences) - 1)
+    left = right = at
+    while True:
+        grown = False
+        for i in (right + 1, left - 1):
+            if 0 <= i < len(sentences) and max(sentences[right][1], sentences[i][1]) - min(sentences[left][0], sentences[i][0]) <= size:
+                left, right, grown = min(left, i), max(right, i), True
+        if not grown:
+            break
+    return sentences[left][0], sentences[right][1]
+
+
+def _candidate(hit: Hit, rank: int, offset: int, s: SpanScore, text: str) -> Candidate | None:
+    """The span in passage offsets, with punctuation and blanks trimmed off its ends (paired quotes kept)."""
+    start, end = offset + s.start, offset + s.end
+    span = text[start:end]
+    trimmed = _EDGE.sub("", span)
+    if not trimmed:
+        return None
+    start += span.find(trimmed)
+    end = start + len(trimmed)
+    # A quoted name keeps its quotes: 《…》, “…”, 「…」.
+    for left, right in ("《》", "“”", "「」", '""'):
+        if start > 0 and text[start - 1] == left and text[end : end + 1] == right:
+            start, end = start - 1, end + 1
+    return Candidate(hit, rank, start, end, s)

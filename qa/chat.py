@@ -29,7 +29,7 @@ _NAME_ENDS = ("办事处", "委员会", "居委会", "党工委", "党支部", "
 _FUNCTION_CHARS = "的了在和与是个哪这那去到给对从向把被将及或各该本全其此每几多少什么谁又也都还就要会"
 _PLACE = re.compile(rf"[^\W\d{_FUNCTION_CHARS}]{{2,5}}?(?:{'|'.join(_NAME_ENDS)})+")
 _TIME_WORDS = re.compile(r"^(?:同一天|当天|当时|今年|去年|明年|目前|现在|最近)")  # not part of a name before it
-_GENERIC = frozenset({"辖区", "城区", "片区", "全区", "全市", "当地", "本地", "所在", "老年人活动"})
+_GENERIC = frozenset({"辖区", "城区", "片区", "全区", "全市", "当地", "本地", "所在"})
 _QUOTED = re.compile(r"[“\"「《]([^”\"」》]{2,20})[”\"」》]")
 _PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
 _NAME_FLAGS = _PERSON_FLAGS | {"ns"}  # jieba's tags for names ("nt" is mostly generic: "党组织", "党工委")
@@ -156,7 +156,8 @@ def user_turns(messages: list[dict]) -> Iterator[tuple[str, str | None]]:
 
 
 def reply_text(answer: dict | None, passages: list[dict], refusal: str) -> str:
-    """The assistant's message: the short answer and its sentence marked [n], then the other sources.
+    """The assistant's message: the short answer and its sentence marked [n] (or, when the short answer is
+    uncertain, the sentence with the likeliest span in bold), then the other sources.
 
     n is the 1-based position of the cited passage in `passages` (the reply's citations list).
     """
@@ -165,9 +166,13 @@ def reply_text(answer: dict | None, passages: list[dict], refusal: str) -> str:
     if answer:
         cited = next((n for n, p in enumerate(passages, 1) if answer["citation"].startswith(p["citation"] + "-s")), None)
         marker = f"[{cited}]" if cited else ""
-        lines.append(f"{answer['text']}{marker}")
-        if answer["sentence"] != answer["text"]:
-            lines.append(f"原文：“{answer['sentence']}”")
+        if answer["span_confident"]:
+            lines.append(f"{answer['text']}{marker}")
+            if answer["sentence"] != answer["text"]:
+                lines.append(f"原文：“{answer['sentence']}”")
+        else:  # not sure of the short answer: the sentence, the likeliest span in bold (Markdown)
+            sentence, a, b = answer["sentence"], answer["highlight"]["start"], answer["highlight"]["end"]
+            lines.append(f"原文{marker}：“{sentence[:a]}**{sentence[a:b]}**{sentence[b:]}”")
     else:
         lines.append(refusal)
     others: dict[str, str] = {}  # title -> its markers, one entry per article

@@ -26,6 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=5)
     ask.add_argument("--json", action="store_true", help="print the API's JSON reply")
+    train = commands.add_parser("train-reader", help="fine-tune the reader on the public QA sets into qa/weights/ (long: run it in the background)")
+    train.add_argument("--bench", type=Path, default=Path("../shared/bench"), help="folder of the QA sets")
+    train.add_argument("--out", type=Path, default=None, help="the parameters file (default: the shipped one)")
+    train.add_argument("--epochs", type=int, default=2)
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--batch", type=int, default=16)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--limit", type=int, help="train on this many examples only (a smoke test)")
+    train.add_argument("--synthetic", type=int, default=6000, help="synthetic cloze questions to add (at most)")
+    train.add_argument("--traditional-as-is", action="store_true", help="keep DRCD in traditional Chinese")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # sentence-transformers shows a progress bar for every encode (each question) when its logger is at INFO.
@@ -105,9 +115,14 @@ def render(reply: dict) -> str:
     """A reply as terminal text: the answer, then numbered sources."""
     lines = [f"问：{reply['question']}"]
     answer = reply["answer"]
+    if answer and answer["span_confident"]:
+        lines += [f"答：{answer['text']}  (置信度 {answer['confidence']:.2f})", f"    原句：{answer['sentence']}"]
+    elif answer:  # not sure of the short answer: the sentence, the likeliest span in 【】
+        sentence, a, b = answer["sentence"], answer["highlight"]["start"], answer["highlight"]["end"]
+        lines.append(f"答（不确定，【】内为最可能的答案，置信度 {answer['confidence']:.2f}）："
+                     f"{sentence[:a]}【{sentence[a:b]}】{sentence[b:]}")
     if answer:
-        lines += [f"答：{answer['text']}  (置信度 {answer['confidence']:.2f})", f"    原句：{answer['sentence']}",
-                  f"    出处：{answer['page']} [{answer['span']['start']}:{answer['span']['end']}]  {answer['citation']}"]
+        lines.append(f"    出处：{answer['page']} [{answer['span']['start']}:{answer['span']['end']}]  {answer['citation']}")
     else:
         lines.append(f"答：{reply['message']}")
     lines.append("来源：")
@@ -119,4 +134,21 @@ def render(reply: dict) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"model": _model, "build": _build, "add": _add, "remove": _remove, "ask": _ask}
+def _train_reader(config: Config, args) -> int:
+    import os
+
+    from qa.model import ensure_model
+    from qa.train_reader import run
+    from qa.reader import READER_WEIGHTS
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    command = (f"python -m qa train-reader --epochs {args.epochs} --lr {args.lr} --batch {args.batch} --seed {args.seed}"
+               + (f" --limit {args.limit}" if args.limit else "") + f" --synthetic {args.synthetic}"
+               + (" --traditional-as-is" if args.traditional_as_is else ""))
+    card = run(ensure_model(config), args.bench, args.out or READER_WEIGHTS, args.epochs, args.lr, args.batch,
+               args.seed, args.limit, args.synthetic, not args.traditional_as_is, command=command)
+    print(json.dumps({k: card[k] for k in ("examples", "no_answer_examples", "seconds")} | {"loss": card["losses"][-1]}))
+    return 0
+
+
+COMMANDS = {"model": _model, "build": _build, "add": _add, "remove": _remove, "ask": _ask, "train-reader": _train_reader}

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 _RATE = r"\s*\d+\s*(?:/|per)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
 _RATE_LIMIT = re.compile(rf"{_RATE}(?:;{_RATE})*")
 _KEY = re.compile(r"[\x21-\x7e]{16,}")  # long enough not to be guessed; ASCII: the same bytes in any header
-STORES = ("embedded", "milvus")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
+STORES = ("embedded", "milvus")
+READER_PRECISIONS = ("float32", "int8")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
 MILVUS_SERVER_SCHEMES = ("http://", "https://", "tcp://")  # any other QA_MILVUS_URI is a Milvus Lite file
 # An origin as browsers send it: scheme, host, optional port; no path, no wildcard (flask-cors would take
 # `*`, `$`, `[`... as a regular expression).
@@ -44,7 +45,11 @@ class Config:
     candidates: int = _setting(100, "Candidates each retriever hands to fusion.", "QA_CANDIDATES")
     rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
     dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
-    refuse_below: float = _setting(0.3, "Answers with a lower confidence are refused (answer: null); chosen on the dev set.", "QA_REFUSE_BELOW")
+    refuse_below: float = _setting(0.32, "Questions whose answer sentence has a lower support (the calibrated probability "
+                                   "that it holds the answer) are refused (answer: null); chosen by "
+                                   "benchmarks/calibrate.py on a dev split of public data.", "QA_REFUSE_BELOW")
+    reader_precision: str = _setting("float32", "The reader model served: `float32`, or `int8` (faster, smaller, about "
+                                     "a point of F1 less; BENCHMARKS.md, Answers).", "QA_READER_PRECISION")
     torch_threads: int = _setting(2, "Threads ONNX Runtime uses to encode passages (index builds).", "QA_TORCH_THREADS")
     query_threads: int = _setting(1, "Threads ONNX Runtime uses to encode one question while serving.", "QA_QUERY_THREADS")
     ann_exact_below: int = _setting(50_000, "Indexes of fewer passages use exact vector search (FAISS Flat), larger "
@@ -108,6 +113,8 @@ class Config:
                      if not _ORIGIN.fullmatch(origin)]
         if self.rate_limit and not _RATE_LIMIT.fullmatch(self.rate_limit):
             problems.append("rate_limit must look like '120/minute' or '10/second;1000/day'")
+        if self.reader_precision not in READER_PRECISIONS:
+            problems.append(f"reader_precision must be one of {', '.join(READER_PRECISIONS)}")
         if self.store not in STORES:
             problems.append(f"store must be one of {', '.join(STORES)}")
         if not (self.milvus_uri.startswith(MILVUS_SERVER_SCHEMES) or self.milvus_uri.endswith(".db")):

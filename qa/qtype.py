@@ -27,7 +27,7 @@ _DATE = re.compile(
 )
 _PERSON_TAGS = {"nr", "nrfg", "nrt"}
 _PLACE_TAGS = {"ns", "nt", "nsf", "nz"}
-_PLACE_SUFFIX = re.compile(r"(?:社区|街道|村|镇|乡|区|县|市|省|局|部|委|院|馆|中心|公司|集团|学校|大学|广场|公园|城墙下|遗址)$")
+_PLACE_SUFFIX = re.compile(r"(?:社区|街道|村|镇|乡|区|县|市|省|局|部|委|院|馆|中心|公司|集团|学校|大学|广场|公园)$")
 
 
 def question_type(question: str) -> str | None:
@@ -61,7 +61,7 @@ def type_spans(sentence: str, kind: str, tagged: Callable[[str], list[tuple[str,
 
 
 def _merge_adjacent(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Join touching place words: 商都 + 遗址 + 城墙下 is one place."""
+    """Join touching place words: 郑州 + 滨河公园 is one place."""
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and merged[-1][1] == start:

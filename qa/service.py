@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from qa.analysis import Question
 from qa.answer import Answer, Answerer, raw_span
 from qa.config import Config
+from qa.confidence import Calibration
 from qa.dense import Encoder
 from qa.documents import Article, Chunk, Hit
 from qa.errors import NotFound
 from qa.index import Index, load_or_build, refuse_other_format
 from qa.model import ensure_model
+from qa.reader import Reader, load_reader
 from qa.retrieve import Retriever
 from qa.tokenize import Tokenizer
 from qa.validate import quoted
@@ -34,9 +36,11 @@ class Snapshot:
     chunks_by_id: dict[str, Chunk]
 
     @classmethod
-    def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config) -> "Snapshot":
+    def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config, reader: Reader,
+           calibration: Calibration) -> "Snapshot":
         return cls(index, Retriever(index, encoder, tokenizer, config),
-                   Answerer(tokenizer, index.corpus.headline), {c.id: c for c in index.corpus.chunks})
+                   Answerer(tokenizer, index.corpus.headline, reader, calibration),
+                   {c.id: c for c in index.corpus.chunks})
 
 
 @dataclass
@@ -62,8 +66,11 @@ class QAService:
         self.tokenizer = Tokenizer()
         self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
                                config.query_threads)
+        self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,
+                                  int8=config.reader_precision == "int8")
+        self.calibration = Calibration.load()
         index = load_or_build(config, self.encoder, self.tokenizer, progress)
-        self._snapshot = Snapshot.of(index, self.encoder, self.tokenizer, config)
+        self._snapshot = self._snapshot_of(index)
         self._follower = follower(config, index, self.encoder.fingerprint)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
@@ -73,7 +80,10 @@ class QAService:
         An index older than the one served (a shared store's generation that a later update passed) is ignored."""
         if index.manifest.get("generation", 0) < self._snapshot.index.manifest.get("generation", 0):
             return
-        self._snapshot = Snapshot.of(index, self.encoder, self.tokenizer, self.config)
+        self._snapshot = self._snapshot_of(index)
+
+    def _snapshot_of(self, index: Index) -> Snapshot:
+        return Snapshot.of(index, self.encoder, self.tokenizer, self.config, self.reader, self.calibration)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -110,7 +120,7 @@ class QAService:
         answered = time.perf_counter()
         snapshot = found.snapshot
         answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.index.corpus.pages.__getitem__)
-        refused = answer is None or answer.confidence < self.config.refuse_below
+        refused = answer is None or answer.support < self.config.refuse_below
         body = {
             "question": found.question,
             "answer": None if refused else self._answer_json(answer),
@@ -118,7 +128,7 @@ class QAService:
         }
         if refused:
             body["message"] = REFUSAL
-            body["confidence"] = round(answer.confidence, 4) if answer else 0.0
+            body["confidence"] = round(answer.support, 4) if answer else 0.0
         timings = found.timings
         timings["answer"] = (time.perf_counter() - answered) * 1000
         timings["total"] = (time.perf_counter() - found.started) * 1000
@@ -131,11 +141,15 @@ class QAService:
 
     def _answer_json(self, answer: Answer) -> dict:
         return {
-            "text": answer.text.text,
+            "text": answer.span.text if answer.span_confident else answer.sentence.text,
+            "span_confident": answer.span_confident,
+            "span_text": answer.span.text,
             "sentence": answer.sentence.text,
-            "span": {"start": answer.text.start, "end": answer.text.end},
+            "highlight": {"start": answer.highlight[0], "end": answer.highlight[1]},
+            "span": {"start": answer.span.start, "end": answer.span.end},
             "sentence_span": {"start": answer.sentence.start, "end": answer.sentence.end},
             "confidence": round(answer.confidence, 4),
+            "support": round(answer.support, 4),
             "citation": sentence_citation(answer.chunk, answer.sentence_index),
             "page": answer.chunk.page,
         }

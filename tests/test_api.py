@@ -24,11 +24,12 @@ def test_ask_returns_answer_with_exact_sources(api_server, service):
     body = reply.json()
     assert ASK_FIELDS <= set(body)
     answer = body["answer"]
-    assert "20面" in answer["text"]
-    assert answer["text"] in answer["sentence"]
-    assert 0 <= answer["confidence"] <= 1
+    assert "20面" in answer["span_text"]
+    assert answer["text"] == (answer["span_text"] if answer["span_confident"] else answer["sentence"])
+    assert answer["sentence"][answer["highlight"]["start"] : answer["highlight"]["end"]] == answer["span_text"]
+    assert 0 <= answer["confidence"] <= 1 and 0 <= answer["support"] <= 1
     raw = service.index.corpus.pages[answer["page"]]
-    assert normalise(raw[answer["span"]["start"] : answer["span"]["end"]]) == answer["text"]
+    assert normalise(raw[answer["span"]["start"] : answer["span"]["end"]]) == answer["span_text"]
     s = answer["sentence_span"]
     assert normalise(raw[s["start"] : s["end"]]) == answer["sentence"]
     assert len(body["passages"]) == 5

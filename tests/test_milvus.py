@@ -89,7 +89,7 @@ def test_a_page_added_then_removed_leaves_the_same_scores(own_collections):
     assert added.manifest["counts"]["pages"] == manifest["counts"]["pages"] + 1
     assert added.manifest["generation"] == manifest["generation"] + 1 and "zz_new.txt" in added.manifest["seeds"]
     service.swap(added)
-    assert service.ask(QUESTION)["answer"]["text"] == "8.6万册"
+    assert "8.6万册" in service.ask(QUESTION)["answer"]["text"]
     removed = collections.update({"zz_new.txt": None}, service.encoder, service.tokenizer, None)
     service.swap(removed)
     assert removed.manifest["counts"] == manifest["counts"] and removed.manifest["seeds"] == manifest["seeds"]
@@ -131,7 +131,7 @@ def test_two_api_servers_share_one_milvus(config, service, milvus_uri, tmp_path)
             assert without_timings(replies[0]) == without_timings(service.ask(question)), question
         added = requests.put(f"{a}/api/admin/documents/zz_shared.txt", data=PAGE, headers=auth, timeout=120)
         assert added.status_code == 201, added.text
-        assert eventually(b, auth, lambda body: body["answer"] and body["answer"]["text"] == "8.6万册")
+        assert eventually(b, auth, lambda body: body["answer"] and "8.6万册" in body["answer"]["text"])
         assert not any((tmp_path / n / "seeds" / "zz_shared.txt").exists() for n in "ab"), "Milvus holds it"
         listed = requests.get(f"{b}/api/admin/documents", headers=auth, timeout=30).json()["documents"]
         assert {"name": "zz_shared.txt", "bytes": len(PAGE), "indexed": True}.items() <= next(

@@ -1,6 +1,7 @@
 """The chat widget in a real headless Chromium (Debian's, under Playwright) against real server processes:
-the streamed answer and its sources, the cited span, follow-ups, keyboard, a 360 px screen, hostile text,
-a server that is down, other origins; and the pages and CORS headers the server gives."""
+the streamed answer and its sources, the cited span, an unsure answer's likeliest span, follow-ups, keyboard,
+a 360 px screen, hostile text, a server that is down, other origins; and the pages and CORS headers the server
+gives."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ QUESTION = "莲湖街道拆除了多少平方米的棚亭杂屋？"
 FOLLOW_UP = "那“牛皮癣”清除了多少？"
 XSS = "<img src=x onerror=alert(1)>"
 WAIT_MS = 30_000  # one reply, however busy the machine; every wait is bounded
+UNSURE = "（不确定，已标出最可能的答案）"  # the widget's note under a reply unsure of its short answer
 
 # A page that styles everything it can reach: none of it may change the widget.
 HOSTILE_CSS = "* { font-size: 40px !important; color: red !important; margin: 30px !important; line-height: 3 !important; }"
@@ -143,6 +145,13 @@ def chat(url: str, messages: list[dict]) -> dict:
     return reply.json()
 
 
+def shown(reply: dict) -> str:
+    """The text of a reply's bubble: the reply without Markdown's `**` (the span they bold is a <mark>), then the
+    note when the short answer is unsure."""
+    unsure = reply["answer"] is not None and not reply["answer"]["span_confident"]
+    return reply["reply"].replace("**", "") + (UNSURE if unsure else "")
+
+
 def chip_of(tab: Tab, n: int, passage: dict):
     return tab.page.get_by_role("button", name=f"查看来源 {n}：{passage['article']['title']}", exact=True)
 
@@ -210,7 +219,7 @@ def test_streamed_answer_with_sources_and_cited_span(open_tab, live_server):
 
     expected = chat(live_server, [{"role": "user", "content": QUESTION}])
     bubble = tab.widget(".msg.bot .bubble")
-    expect(bubble).to_have_text(expected["reply"])
+    expect(bubble).to_have_text(shown(expected))
     assert "560" in bubble.inner_text()
     # One chip per passage, numbered as the reply's markers, in one row per article under its title.
     expect(tab.widget(".msg.bot .chip")).to_have_count(len(expected["passages"]))
@@ -231,7 +240,7 @@ def test_streamed_answer_with_sources_and_cited_span(open_tab, live_server):
     base = citation["paragraph"]["source"]["start"]
     span = citation["paragraph"]["text"][citation["span"]["start"] - base : citation["span"]["end"] - base]
     assert squeeze("".join(viewer.locator("mark").all_inner_texts())) == squeeze(span)
-    assert squeeze(viewer.locator("mark.answer").inner_text()) == squeeze(answer["text"])
+    assert squeeze(viewer.locator("mark.answer").inner_text()) == squeeze(answer["span_text"])
     assert squeeze(viewer.locator(".viewer-text").inner_text()) == squeeze(citation["paragraph"]["text"])
     expect(viewer.locator("h3")).to_have_text(citation["article"]["title"])
 
@@ -247,10 +256,28 @@ def test_streamed_answer_with_sources_and_cited_span(open_tab, live_server):
     assert tab.errors == [] and tab.dialogs == []
 
 
+def test_unsure_answer_marks_the_likeliest_span(open_tab, live_server):
+    """Unsure of the short answer, the reply quotes its sentence with the likeliest span in Markdown bold: the
+    bubble marks that span and says so, and never shows `**`; sure of it, the bubble starts with the short answer."""
+    tab = open_tab(live_server + "/")
+    tab.ask(QUESTION)
+    answer = chat(live_server, [{"role": "user", "content": QUESTION}])["answer"]
+    bubble = tab.widget(".msg.bot .bubble")
+    assert "**" not in bubble.inner_text()
+    if answer["span_confident"]:
+        assert bubble.inner_text().startswith(answer["span_text"])
+        expect(bubble.locator("mark.likely, .note")).to_have_count(0)
+    else:
+        expect(bubble.locator("mark.likely")).to_have_text(answer["span_text"])
+        expect(bubble.locator(".note")).to_have_text(UNSURE)
+    assert tab.errors == []
+
+
 def test_follow_up_sends_the_history_and_shows_what_was_searched(open_tab, live_server):
     tab = open_tab(live_server + "/")
     tab.ask(QUESTION)
-    first = tab.widget(".msg.bot .bubble").first.inner_text()
+    # The history holds the reply as the server wrote it (its `**` too), not as the bubble shows it.
+    first = chat(live_server, [{"role": "user", "content": QUESTION}])["reply"]
     with tab.page.expect_request(lambda r: r.url == live_server + "/api/chat") as sent:
         tab.ask(FOLLOW_UP)
     history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": first},
@@ -260,7 +287,7 @@ def test_follow_up_sends_the_history_and_shows_what_was_searched(open_tab, live_
     expected = chat(live_server, history)
     assert expected["standalone_question"] != FOLLOW_UP
     last = tab.widget(".msg.bot").last
-    expect(last.locator(".bubble")).to_have_text(expected["reply"])
+    expect(last.locator(".bubble")).to_have_text(shown(expected))
     assert "2000" in expected["reply"]
     expect(last.locator(".searched")).to_be_visible()
     assert expected["standalone_question"] in last.locator(".searched").inner_text()

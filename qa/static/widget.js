@@ -49,6 +49,7 @@
     .bot .bubble.pending { color: #57606a; }
     .bot .bubble.refusal { color: #57606a; }
     .bot .bubble.error { background: #fff1f0; border-color: #f5a09a; color: #a4000f; }
+    .note { display: block; margin-top: 4px; font-size: 12px; color: #57606a; }
     .searched { margin: 0 0 4px; max-width: 88%; font-size: 12px; color: #57606a; overflow-wrap: anywhere; }
     .ref { border: 0; background: none; padding: 0 1px; color: #1a56db; font-size: 12px; vertical-align: super;
            line-height: 1; }
@@ -84,6 +85,7 @@
     .viewer-text.error { color: #a4000f; border-left-color: #f5a09a; background: #fff1f0; }
     mark { background: #fff3b0; color: inherit; padding: 1px 0; }
     mark.answer { background: #ffd33d; font-weight: 600; }
+    mark.likely { font-weight: 600; }
     @media (max-width: 480px) {
       .panel { inset: 0; width: 100%; max-width: 100%; height: 100%; max-height: 100%; border: 0; border-radius: 0; }
       .open .launcher { display: none; }
@@ -108,6 +110,7 @@
     down: "无法连接到问答服务，请稍后再试。",
     failed: (status, message) => `问答服务出错（${status}）：${message}`,
     broken: "回答中断了，请重试。",
+    unsure: "（不确定，已标出最可能的答案）",
     retry: "重试",
     back: "← 返回对话",
     source: "引用原文",
@@ -340,28 +343,40 @@
     turn.refused = !turn.answer;
     turn.passages = body.passages || [];
     showReply(turn, body.reply || body.message || "");
+    // Unsure of the short answer, the reply quotes its whole sentence with the likeliest answer marked: say so.
+    if (turn.answer && !turn.answer.span_confident) {
+      turn.bubble.append(el("span", { class: "note", text: TEXT.unsure }));
+    }
     turn.bubble.classList.toggle("refusal", turn.refused);
     showPassages(turn, body);
     return body;
   }
 
-  // The reply's text, with each [n] marker that names a passage turned into a button opening that source.
+  // The reply's text. Unsure of the short answer, the server quotes its sentence with the likeliest answer in
+  // Markdown bold (`**…**`): shown as a <mark class="likely">, never as `**`. Split at `**`, the odd pieces are the
+  // marked ones; a `**` not closed yet (mid-stream) marks up to the end of what has arrived.
   function showReply(turn, text) {
     turn.text = text;
-    const bubble = turn.bubble;
-    bubble.classList.remove("pending");
-    bubble.replaceChildren();
+    turn.bubble.classList.remove("pending");
+    turn.bubble.replaceChildren(...text.split("**").flatMap((piece, i) =>
+      (i % 2 ? el("mark", { class: "likely" }, ...withRefs(turn, piece)) : withRefs(turn, piece))));
+    scrollToEnd();
+  }
+
+  // A piece of the reply as text, each [n] marker that names a passage turned into a button opening that source.
+  function withRefs(turn, text) {
+    const nodes = [];
     let last = 0;
     for (const match of text.matchAll(/\[(\d+)\]/g)) {
       const n = Number(match[1]);
       if (n < 1 || n > turn.passages.length) continue;
-      bubble.append(text.slice(last, match.index),
+      nodes.push(text.slice(last, match.index),
         el("button", { class: "ref", type: "button", "aria-label": TEXT.ref(n), text: `[${n}]`,
           onclick: (event) => openSource(turn, n, event.currentTarget) }));
       last = match.index + match[0].length;
     }
-    bubble.append(text.slice(last));
-    scrollToEnd();
+    nodes.push(text.slice(last));
+    return nodes;
   }
 
   // The sources, one row per article (the top passages often share one): its title, then a chip per passage,

@@ -17,6 +17,7 @@ blueprint = Blueprint("openapi", __name__)
 VERSION = "0.1.0"  # the project's version (pyproject.toml)
 STRING, INTEGER, NUMBER, BOOLEAN = ({"type": name} for name in ("string", "integer", "number", "boolean"))
 OFFSET = {"type": "integer", "minimum": 0}
+PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 TOP_K = {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "description": "Passages returned."}
 # The codes of a 400 on each JSON route (qa/validate.py); `bad_request`: any other malformed request.
 ASK_400 = ("invalid_json", "invalid_body", "invalid_question", "question_too_long", "invalid_top_k", "unknown_field",
@@ -117,8 +118,8 @@ def _schemas(config: Config) -> dict:
     ask = {"question": STRING, "answer": nullable(ref("Answer")), "passages": array(ref("Passage")),
            "timings_ms": closed({"embed": NUMBER, "search": NUMBER, "answer": NUMBER, "total": NUMBER})}
     refusal = {"message": {**STRING, "description": "Only when `answer` is null: why."},
-               "confidence": {"type": "number", "minimum": 0, "maximum": 1,
-                              "description": "Only when `answer` is null: the best confidence found."}}
+               "confidence": {**PROBABILITY, "description": "Only when `answer` is null: the support found (the "
+                                                 "probability that the best sentence holds the answer)."}}
     chat = ask | {
         "standalone_question": {**STRING, "description": "What was searched (a follow-up made standalone)."},
         "reply": {**STRING, "description": "The assistant's message; its [n] are 1-based positions in `passages`."}}
@@ -135,10 +136,19 @@ def _schemas(config: Config) -> dict:
         "ArticleSummary": closed(article),
         "Article": closed(article | {"body": STRING, "source": ref("Source"), "passages": array(STRING),
                                      "warnings": array(STRING)}),
-        "Answer": closed({"text": STRING, "sentence": STRING, "span": ref("Span"), "sentence_span": ref("Span"),
-                          "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                          "citation": {**STRING, "description": "A sentence citation id `<passage id>-sNN`."},
-                          "page": STRING}),
+        "Answer": closed({
+            "text": {**STRING, "description": "What to show: `span_text` when `span_confident`, else `sentence`."},
+            "span_confident": {**BOOLEAN, "description": "Whether the short answer is sure enough to be shown alone."},
+            "span_text": {**STRING, "description": "The likeliest short answer (even when not confident)."},
+            "sentence": {**STRING, "description": "The sentence holding `span_text`."},
+            "highlight": closed({"start": OFFSET, "end": OFFSET},
+                                description="Character offsets of `span_text` inside `sentence`."),
+            "span": ref("Span"), "sentence_span": ref("Span"),
+            "confidence": {**PROBABILITY, "description": "Calibrated probability that `span_text` is right."},
+            "support": {**PROBABILITY, "description": "Probability that `sentence` holds the answer."},
+            "citation": {**STRING, "description": "A sentence citation id `<passage id>-sNN`."},
+            "page": STRING},
+            description="`span` is where `span_text` is in the page file, `sentence_span` where `sentence` is."),
         "Passage": closed({"citation": {**STRING, "description": "A passage citation id `<page stem>-aNN-cNN`."},
                            "score": NUMBER, "text": STRING,
                            "highlights": array(closed({"start": OFFSET, "end": OFFSET, "text": STRING})),

@@ -1,0 +1,70 @@
+"""Calibrated confidences of an answer from the reader's and the retriever's features (fitted, stored as JSON)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import ModelError
+
+FORMAT_VERSION = 1
+# Fitted by benchmarks/calibrate.py on CMRC 2018 trial documents the reader never trained on (never on CMRC
+# 2018 dev, nor on seed questions); see BENCHMARKS.md, "Answers".
+CALIBRATION_FILE = Path(__file__).resolve().parent / "weights" / "confidence.json"
+# One candidate span's features (qa.answer.Answerer.features); the two logistic models read them in this order.
+FEATURES = (
+    "span_score",  # the reader's start + end logit
+    "span_vs_null",  # minus its window's no-answer score
+    "span_vs_best",  # minus the best candidate's span score (0 for the best)
+    "rank",  # 0, 1, 2: the re-ranked passage it comes from
+    "passage_gap",  # the passage's re-ranking score minus the top one's, over the top one's
+    "cosine", "bm25_share", "dense_gap",  # the retrievers' scores of its passage
+    "coverage", "missing_idf",  # the question's words found in its passage (IDF-weighted), the rarest one missing
+    "asked_type", "type_match",  # the question asks a number/date/person/place; the span is of that type
+    "in_question",  # share of the span's characters that the question holds
+)
+
+
+@dataclass(frozen=True)
+class Logistic:
+    intercept: float
+    weights: tuple[float, ...]
+
+    def __call__(self, x: dict[str, float]) -> float:
+        z = self.intercept + sum(w * x[name] for name, w in zip(FEATURES, self.weights))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """`span`: the probability that a candidate span is right (F1 >= 0.5 against a gold answer); it also
+    picks the answer among the candidates. `support`: the probability that the candidate's sentence holds a
+    gold answer: below the setting `refuse_below` the question is refused. A span of at least
+    `confident_above` is shown as the answer, a less certain one inside its sentence."""
+
+    span: Logistic
+    support: Logistic
+    confident_above: float
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ModelError(f"cannot read the answer calibration {path}: {error}") from error
+        if data.get("format_version") != FORMAT_VERSION or tuple(data.get("features", ())) != FEATURES:
+            raise ModelError(f"{path} was fitted for other features or another format; run benchmarks/calibrate.py")
+        model = {name: Logistic(float(data[name]["intercept"]), tuple(map(float, data[name]["weights"])))
+                 for name in ("span", "support")}
+        return cls(model["span"], model["support"], float(data["confident_above"]))
+
+    def to_json(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "features": list(FEATURES),
+            **{name: {"intercept": m.intercept, "weights": list(m.weights)}
+               for name, m in (("span", self.span), ("support", self.support))},
+            "confident_above": self.confident_above,
+        }
