@@ -1,18 +1,28 @@
-"""Fit the answer confidence (a logistic model over answer features) and report a refusal threshold.
+"""Fit the answer's calibrated models and choose their thresholds (writes qa/weights/confidence.json).
 
-Usage: python benchmarks/calibrate.py BENCH_DIR [BENCH_DIR ...] --dev DEV.jsonl [--limit N]
+Usage: python benchmarks/calibrate.py [--bench ../shared/bench] [--out qa/weights/confidence.json]
 
-Positives and negatives come from three sources, none of them the unseen test questions:
-  * benchmark questions against their own corpus: label 1 when the top passage holds the answer;
-  * the same questions against the seed index: out-of-archive questions, label 0;
-  * the dev set over the seeds (reported, and used to pick the threshold, not to fit weights).
+Data: the CMRC 2018 trial documents that the reader never trained on (qa.train_reader.calibration_half),
+indexed and asked through the served path. For a random half of their questions the sentences holding the
+answer are cut out of the indexed text: the archive still has the topic but no longer says the fact (the
+label of such a question is what its shown sentence really holds). Never CMRC 2018 dev, never seed questions.
+
+  * span model: every candidate span of the reader, label 1 when its F1 against a gold answer is >= 0.5;
+  * support model: the candidate the span model picks per question, label 1 when its sentence holds a gold.
+
+The thresholds are chosen on out-of-fold figures (5 folds, seed 0: each question scored by models fitted on
+the other four fifths) -- `confident_above`: the lowest confidence at which at least 20 shown short answers
+are at least CONFIDENT_PRECISION right; `refuse_below`: the support that best separates sentences that hold
+the answer from those that do not (balanced accuracy). The models written are then fitted on all questions.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -22,64 +32,145 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from retrieval import is_hit, load_corpus  # noqa: E402
+from answers import Bench, f1, holds  # noqa: E402
+from retrieval import corpus_of  # noqa: E402
 
-from qa.answer import CONFIDENCE_FEATURES, Answerer  # noqa: E402
 from qa.config import Config  # noqa: E402
-from qa.dense import EmbeddingCache  # noqa: E402
-from qa.eval import plain  # noqa: E402
-from qa.index import Index  # noqa: E402
-from qa.retrieve import Retriever  # noqa: E402
-from qa.service import QAService  # noqa: E402
+from qa.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
+from qa.reader import READER_WEIGHTS  # noqa: E402
+from qa.train_reader import calibration_half  # noqa: E402
+
+CONFIDENT_PRECISION = 0.88  # a margin over the product goal (85 % of confident short answers right)
+FOLDS = 5
+_SENTENCE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]?")
 
 
-def features_of(retriever: Retriever, answerer: Answerer, pages: dict, question: str):
-    analysed = retriever.analyse(question)
-    hits = retriever.hybrid(question, 5, analysed=analysed)
-    answer = answerer.answer(analysed, hits, pages.__getitem__)
-    return hits, [answer.features[f] for f in CONFIDENCE_FEATURES]
+def cut_answers(text: str, starts: list[int]) -> str:
+    """The text without the sentences that hold any of the offsets."""
+    kept, pos = [], 0
+    for m in _SENTENCE.finditer(text):
+        if m.end() > m.start() and not any(m.start() <= s < m.end() for s in starts):
+            kept.append(m.group())
+        pos = m.end()
+    return "".join(kept)
+
+
+def removed(question_id: str) -> bool:
+    return hashlib.sha256(question_id.encode()).digest()[1] % 2 == 0
+
+
+def load(bench: Path, config: Config):
+    folder = bench / "cmrc2018_trial"
+    docs = {str(d["id"]): d for d in map(json.loads, (folder / "corpus.jsonl").open(encoding="utf-8"))
+            if calibration_half(str(d["id"]))}
+    questions = [q for q in map(json.loads, (folder / "questions.jsonl").open(encoding="utf-8"))
+                 if str(q["doc_id"]) in docs]
+    cuts: dict[str, list[int]] = {}
+    for q in questions:
+        if removed(q["id"]):
+            cuts.setdefault(str(q["doc_id"]), []).extend(q["answer_starts"])
+    texts = [d | {"text": cut_answers(d["text"], cuts.get(i, []))} for i, d in docs.items()]
+    return corpus_of(texts, config), questions
+
+
+def collect(bench: Bench, questions: list[dict]) -> list[list[tuple[list[float], int, int]]]:
+    """Per question, every candidate's (features, span right, sentence holds a gold)."""
+    out = []
+    for n, q in enumerate(questions, 1):
+        golds = [g for g in q["answers"] if g.strip()]
+        analysed, hits = bench.hits(q)
+        rows = []
+        for _, c, features in bench.answerer.scored(analysed, hits):
+            chunk = c.hit.chunk
+            sentence = next((chunk.text[a:b] for a, b in chunk.sentences if a <= c.start < b), chunk.text)
+            rows.append(([features[f] for f in FEATURES], int(f1(chunk.text[c.start:c.end], golds) >= 0.5),
+                         int(holds(sentence, golds))))
+        out.append(rows)
+        if n % 100 == 0:
+            print(f"  {n}/{len(questions)} questions", flush=True)
+    return out
+
+
+def pick(rows, span: Logistic):
+    """The candidate the span model picks (None: the reader found none)."""
+    return max(rows, key=lambda r: span(dict(zip(FEATURES, r[0])))) if rows else None
+
+
+def fit_both(per_question, part: list[int]) -> tuple[Logistic, Logistic]:
+    """The span model on every candidate of `part`, then the support model on the candidates it picks."""
+    span = fit([f for i in part for f, _, _ in per_question[i]], [s for i in part for _, s, _ in per_question[i]])
+    picked = [r for i in part if (r := pick(per_question[i], span))]
+    return span, fit([r[0] for r in picked], [r[2] for r in picked])
+
+
+def fit(x, y) -> Logistic:
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(np.array(x), np.array(y))
+    return Logistic(float(model.intercept_[0]), tuple(float(w) for w in model.coef_[0]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benches", type=Path, nargs="+")
-    parser.add_argument("--dev", type=Path, required=True)
-    parser.add_argument("--limit", type=int, default=600)
+    parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--weights", type=Path, default=READER_WEIGHTS, help="another trained reader file")
+    parser.add_argument("--candidates", type=Path, help="keep the collected candidates in this file (and reuse it)")
     args = parser.parse_args()
 
     config = Config.from_env()
-    seeds = QAService(config, progress=False)
-    x, y = [], []
-    for folder in args.benches:
-        corpus = load_corpus(folder, config)
-        index = Index.build(corpus, seeds.encoder, seeds.tokenizer,
-                            cache=EmbeddingCache(config.cache_dir / "embeddings", seeds.encoder.fingerprint), progress=False)
-        retriever = Retriever(index, seeds.encoder, seeds.tokenizer, config)
-        answerer = Answerer(seeds.tokenizer, corpus.headline)
-        questions = [json.loads(line) for line in (folder / "questions.jsonl").open(encoding="utf-8")]
-        for q in random.Random(1).sample(questions, min(args.limit, len(questions))):
-            hits, f = features_of(retriever, answerer, corpus.pages, q["question"])
-            x.append(f), y.append(int(is_hit(hits[0], q)))
-            _, f = features_of(seeds.retriever, seeds.answerer, seeds.index.corpus.pages, q["question"])
-            x.append(f), y.append(0)
-        print(f"# {folder.name}: {len(x)} examples so far, {sum(y)} positive", flush=True)
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(x), np.array(y))
-    weights = [float(model.intercept_[0])] + model.coef_[0].tolist()
-    print("CONFIDENCE_FEATURES =", CONFIDENCE_FEATURES)
-    print("CONFIDENCE_WEIGHTS = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
+    corpus, questions = load(args.bench, config)
+    # Before the fit, candidates are only collected: any calibration will do.
+    start = Calibration(Logistic(0.0, (1.0,) + (0.0,) * (len(FEATURES) - 1)), Logistic(0.0, (0.0,) * len(FEATURES)), 0.5)
+    bench = Bench(args.bench / "cmrc2018_trial", config, start, corpus=corpus, weights=args.weights)
+    print(f"# {len(questions)} questions over {len(corpus.articles)} documents "
+          f"({sum(removed(q['id']) for q in questions)} with their answer sentences cut)", flush=True)
+    if args.candidates and args.candidates.exists():
+        per_question = json.loads(args.candidates.read_text())
+    else:
+        per_question = collect(bench, questions)
+        if args.candidates:
+            args.candidates.write_text(json.dumps(per_question))
+    order = list(range(len(questions)))
+    random.Random(0).shuffle(order)
+    folds = [order[k::FOLDS] for k in range(FOLDS)]
+    dev = []  # out-of-fold (confidence, support, span right, sentence holds) of every question
+    for k, held in enumerate(folds):
+        span, support = fit_both(per_question, [i for j, fold in enumerate(folds) if j != k for i in fold])
+        for i in held:
+            r = pick(per_question[i], span)
+            x = dict(zip(FEATURES, r[0])) if r else None
+            dev.append((span(x), support(x), r[1], r[2]) if r else (0.0, 0.0, 0, 0))
+    span, support = fit_both(per_question, order)
+    grid = [t / 100 for t in range(1, 100)]
 
-    items = [json.loads(line) for line in args.dev.open(encoding="utf-8") if line.strip()]
-    rows = []
-    for item in items:
-        hits, f = features_of(seeds.retriever, seeds.answerer, seeds.index.corpus.pages, item["question"])
-        p = float(model.predict_proba([f])[0, 1])
-        correct = item["answer"] is not None and hits[0].chunk.page == item["seed"] and plain(item["answer"]) in plain(hits[0].chunk.text)
-        rows.append((p, item["answer"] is not None, correct, item["id"]))
-        print(f"{item['id']} answerable={item['answer'] is not None} top1-correct={correct} p={p:.3f} "
-              + " ".join(f"{n}={v:.2f}" for n, v in zip(CONFIDENCE_FEATURES, f)))
-    worst_answerable = min(p for p, a, _, _ in rows if a)
-    best_unanswerable = max((p for p, a, _, _ in rows if not a), default=0.0)
-    print(f"lowest answerable {worst_answerable:.3f}, highest unanswerable {best_unanswerable:.3f}")
+    def balanced(t):
+        pos = [s >= t for _, s, _, h in dev if h]
+        neg = [s < t for _, s, _, h in dev if not h]
+        return (sum(pos) / max(len(pos), 1) + sum(neg) / max(len(neg), 1)) / 2
+
+    refuse_below = max(grid, key=balanced)
+    answered = [(p, right) for p, s, right, _ in dev if s >= refuse_below]
+
+    def precision(t):
+        shown = [right for p, right in answered if p >= t]
+        return sum(shown) / len(shown) if len(shown) >= 20 else 0.0
+
+    confident_above = next((t for t in grid if precision(t) >= CONFIDENT_PRECISION), 0.99)
+    calibration = Calibration(span, support, confident_above)
+    args.out.write_text(json.dumps(calibration.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    holders = sum(h for *_, h in dev)
+    print(f"# {FOLDS}-fold: thresholds from the out-of-fold figures of all {len(dev)} questions; models refitted on all")
+    print(f"refuse_below {refuse_below:.2f} (balanced accuracy {balanced(refuse_below):.3f}: "
+          f"{sum(s >= refuse_below for _, s, _, h in dev if h)}/{holders} holding sentences kept, "
+          f"{sum(s < refuse_below for _, s, _, h in dev if not h)}/{len(dev) - holders} others refused)")
+    print(f"confident_above {confident_above:.2f}: {sum(p >= confident_above for p, _ in answered)}/{len(answered)} "
+          f"answers shown as confident, {precision(confident_above):.3f} of them right")
+    print("reliability, out of fold (confidence: questions, share right):")
+    for low, high in zip((0, .2, .4, .6, .8, .9), (.2, .4, .6, .8, .9, 1.0001)):
+        inside = [right for p, _, right, _ in dev if low <= p < high]
+        if inside:
+            print(f"  [{low:.1f}, {min(high, 1):.1f})  {len(inside):4d}  {sum(inside) / len(inside):.3f}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -34,9 +34,13 @@ from qa.tokenize import Tokenizer  # noqa: E402
 
 
 def load_corpus(folder: Path, config: Config) -> Corpus:
+    return corpus_of([json.loads(line) for line in (folder / "corpus.jsonl").open(encoding="utf-8")], config)
+
+
+def corpus_of(docs: list[dict], config: Config) -> Corpus:
+    """Each document ({id, title, text}) one page of one article, chunked as the server chunks."""
     pages, articles, chunks = {}, {}, []
-    for line in (folder / "corpus.jsonl").open(encoding="utf-8"):
-        doc = json.loads(line)
+    for doc in docs:
         raw = doc["text"]
         article = Article(id=str(doc["id"]), page=str(doc["id"]), headline=doc.get("title", ""), kicker=None, date=None,
                           reporters=(), correspondents=(), body=normalise(raw), body_start=0, body_end=len(raw))
