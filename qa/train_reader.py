@@ -386,7 +386,8 @@ def run(model_path: Path, bench: Path, out: Path, epochs: int, lr: float, batch:
     losses = train(prepared, upper, epochs, lr, batch, seed)
     card = {
         "format": 1,
-        "base_model": fingerprint(model_path),
+        "base_model": fingerprint(model_path),  # of this installation (it includes the conversion's time)
+        "base_model_safetensors_sha256": _sha256(model_path / "model.safetensors"),  # the same everywhere
         "lower_layers": LOWER_LAYERS,
         "upper_layers": UPPER_LAYERS,
         "max_tokens": MAX_TOKENS,
