@@ -45,7 +45,7 @@ class Config:
     candidates: int = _setting(100, "Candidates each retriever hands to fusion.", "QA_CANDIDATES")
     rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
     dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
-    refuse_below: float = _setting(0.32, "Questions whose answer sentence has a lower support (the calibrated probability "
+    refuse_below: float = _setting(0.36, "Questions whose answer sentence has a lower support (the calibrated probability "
                                    "that it holds the answer) are refused (answer: null); chosen by "
                                    "benchmarks/calibrate.py on a dev split of public data.", "QA_REFUSE_BELOW")
     reader_precision: str = _setting("float32", "The reader model served: `float32`, or `int8` (faster, smaller, about "

