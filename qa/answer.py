@@ -100,17 +100,22 @@ class Answerer:
                       for rank, (hit, reading) in enumerate(zip(top, readings)) for s in reading.spans]
         candidates = [c for c in candidates if c is not None]
         best_score = max((c.scored.score for c in candidates), default=0.0)
+        passages = [self._passage_facts(q, hit) for hit in top]  # once per passage, not per candidate
         return [(self.calibration.span(f), c, f) for c in candidates
-                for f in [self.features(q, c, hits[0], best_score)]]
+                for f in [self.features(q, c, hits[0], best_score, *passages[c.rank])]]
 
-    def features(self, q: analysis.Question, c: Candidate, top: Hit, best_score: float) -> dict[str, float]:
-        """The FEATURES of one candidate span (qa.confidence)."""
-        chunk, text = c.hit.chunk, c.hit.chunk.text[c.start : c.end]
-        context = self.tokenizer.prepare(self.headline_of(chunk) + "\n" + chunk.text)
+    def _passage_facts(self, q: analysis.Question, hit: Hit) -> tuple[str, list[tuple[int, int]]]:
+        """A passage's prepared text with its headline, and its spans of the asked answer type."""
+        context = self.tokenizer.prepare(self.headline_of(hit.chunk) + "\n" + hit.chunk.text)
+        return context, type_spans(hit.chunk.text, q.kind, self.tokenizer.tagged) if q.kind else []
+
+    def features(self, q: analysis.Question, c: Candidate, top: Hit, best_score: float, context: str,
+                 typed: list[tuple[int, int]]) -> dict[str, float]:
+        """The FEATURES of one candidate span (qa.confidence); `context` and `typed` are its passage's facts."""
+        text = c.hit.chunk.text[c.start : c.end]
         total = sum(w for _, w in q.words) or 1.0
         missing = [w for word, w in q.words if word not in context]
         prepared = self.tokenizer.prepare(text)
-        typed = type_spans(chunk.text, q.kind, self.tokenizer.tagged) if q.kind else []
         values = {
             "span_score": c.scored.score,
             "span_vs_null": c.scored.score - c.scored.null,
