@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sys
 from pathlib import Path
 
@@ -38,21 +37,15 @@ from retrieval import corpus_of  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
 from qa.reader import READER_WEIGHTS  # noqa: E402
-from qa.train_reader import calibration_half  # noqa: E402
+from qa.train_reader import calibration_half, sentences  # noqa: E402
 
 CONFIDENT_PRECISION = 0.88  # a margin over the product goal (85 % of confident short answers right)
 FOLDS = 5
-_SENTENCE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]?")
 
 
 def cut_answers(text: str, starts: list[int]) -> str:
-    """The text without the sentences that hold any of the offsets."""
-    kept, pos = [], 0
-    for m in _SENTENCE.finditer(text):
-        if m.end() > m.start() and not any(m.start() <= s < m.end() for s in starts):
-            kept.append(m.group())
-        pos = m.end()
-    return "".join(kept)
+    """The text without the sentences (as the reader's training splits them) that hold any of the offsets."""
+    return "".join(text[a:b] for a, b in sentences(text) if not any(a <= s < b for s in starts))
 
 
 def removed(question_id: str) -> bool:

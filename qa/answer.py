@@ -41,7 +41,6 @@ class Answer:
     span_confident: bool  # show the span (True) or the sentence with the span highlighted (False)
     chunk: Chunk
     sentence_index: int
-    features: dict[str, float]
 
 
 def raw_span(chunk: Chunk, raw_page: str, start: int, end: int) -> Span:
@@ -85,7 +84,7 @@ class Answerer:
             confidence=confidence,
             support=self.calibration.support(features),
             span_confident=confidence >= self.calibration.confident_above,
-            chunk=chunk, sentence_index=index, features=features,
+            chunk=chunk, sentence_index=index,
         )
 
     def scored(self, q: analysis.Question, hits: list[Hit]) -> list[tuple[float, Candidate, dict[str, float]]]:
@@ -97,7 +96,7 @@ class Answerer:
         windows = [window(hit, self.window_chars) for hit in top]
         readings = self.reader.read(q.text, [hit.chunk.text[a:b] for hit, (a, b) in zip(top, windows)])
         candidates = [_candidate(hit, rank, windows[rank][0], s, hit.chunk.text)
-                      for rank, (hit, reading) in enumerate(zip(top, readings)) for s in reading.spans]
+                      for rank, (hit, found) in enumerate(zip(top, readings)) for s in found]
         candidates = [c for c in candidates if c is not None]
         best_score = max((c.scored.score for c in candidates), default=0.0)
         passages = [self._passage_facts(q, hit) for hit in top]  # once per passage, not per candidate

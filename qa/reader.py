@@ -68,25 +68,16 @@ def batch_arrays(encoded: list[Encoded]) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """What the reader found in one window: its best spans (best first) and its no-answer score."""
-
-    spans: list["SpanScore"]
-    null: float
-
-
-@dataclass(frozen=True)
 class SpanScore:
     """A candidate answer: character offsets in its window and the reader's scores."""
 
-    window: int
     start: int
     end: int
     score: float  # start logit + end logit
     null: float  # the window's no-answer score (the same sum at <s>)
 
 
-def spans(e: Encoded, start: np.ndarray, end: np.ndarray, window: int, keep: int = 5) -> list[SpanScore]:
+def spans(e: Encoded, start: np.ndarray, end: np.ndarray, keep: int = 5) -> list[SpanScore]:
     """The `keep` best spans of one window (at most MAX_ANSWER_TOKENS tokens and MAX_ANSWER_CHARS characters)."""
     last = len(e.ids) - 1  # the closing </s>
     if last <= e.first:
@@ -102,7 +93,7 @@ def spans(e: Encoded, start: np.ndarray, end: np.ndarray, window: int, keep: int
                 continue
             a, b = e.offsets[e.first + i][0], e.offsets[e.first + j][1]
             if 0 < b - a <= MAX_ANSWER_CHARS:
-                found.append(SpanScore(window, a, b, float(s[i] + t[j]), null))
+                found.append(SpanScore(a, b, float(s[i] + t[j]), null))
     found.sort(key=lambda x: -x.score)
     return found[:keep]
 
@@ -119,14 +110,13 @@ class Reader:
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.no_truncation()
 
-    def read(self, question: str, windows: list[str], keep: int = 5) -> list[Reading]:
-        """Every window's best spans and no-answer score, in one batch."""
+    def read(self, question: str, windows: list[str], keep: int = 5) -> list[list[SpanScore]]:
+        """Every window's best spans (each with its window's no-answer score), in one batch."""
         if not windows:
             return []
         encoded = [encode(self.tokenizer, question, w) for w in windows]
         start, end = self.session.run(["start_logits", "end_logits"], batch_arrays(encoded))
-        return [Reading(spans(e, start[i], end[i], i, keep), float(start[i, 0] + end[i, 0]))
-                for i, e in enumerate(encoded)]
+        return [spans(e, start[i], end[i], keep) for i, e in enumerate(encoded)]
 
 
 def load_reader(model_path: Path, fingerprint: str, threads: int = 1, int8: bool = False,

@@ -147,7 +147,6 @@ def other_passages(questions: list[dict], docs: dict[str, str], tokenizer) -> li
 
 
 # Synthetic questions: a typed span of a training sentence replaced by its interrogative (the span is the answer).
-_INTERROGATIVE = {"date": "什么时候"}
 _QUOTED = re.compile(r"《[^《》]{1,20}》|“[^“”]{2,12}”")
 _UNIT = re.compile(r"^(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+)(?:余|多)?(?:万|亿)?(.*)$")
 _CLAUSE = re.compile(r"[,，;；:：]")
@@ -177,7 +176,7 @@ def synthetic_examples(docs: dict[str, str], count: int, rng: random.Random, tag
                     continue
                 x, y = rng.choice(found)
                 unit = _UNIT.match(sentence[x:y]) if kind == NUMBER else None
-                asked = "多少" + (unit.group(1) if unit else "") if kind == NUMBER else _INTERROGATIVE.get(kind, "什么")
+                asked = "多少" + (unit.group(1) if unit else "") if kind == NUMBER else "什么时候" if kind == DATE else "什么"
                 question = _cloze(sentence, x, y, asked, rng)
                 if not question:
                     continue
