@@ -25,7 +25,7 @@ from qa.parse import parse_page, read_page
 from qa.store import EmbeddedStore, Store
 from qa.tokenize import Tokenizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: article records carry their day, photographers and the raw spans of headline, date, bylines
 DAMAGED = "index_damaged"  # error code of an index folder that cannot be read
 log = logging.getLogger(__name__)
 
