@@ -1,7 +1,7 @@
 """Latency of /api/ask through a real server, and the build and start-up times of the seeds' index.
 
 Usage: python benchmarks/latency.py [QUESTIONS.jsonl] [--url URL] [--rounds N] [--clients N] [--no-build]
-                                   [--store milvus [--milvus-uri URI]]
+                                   [--store milvus [--milvus-uri URI]] [--filters JSON ...]
 
 Without --url it first times three index builds of the seeds with `python -m qa build` into a
 temporary folder (unless --no-build): cold (an empty embedding cache: every passage is embedded),
@@ -15,6 +15,10 @@ With --store milvus the builds and the server use the Milvus store: Milvus Lite 
 the build's and then the server's process), or the Milvus server --milvus-uri names (collections `bench_*`).
 There the warm build rebuilds from the pages the collections hold, and the changed page goes in as an
 update (`qa add --replace`), as it would on that store.
+
+Each --filters (a JSON object, as /api/ask takes it) adds a pass of one client in which every question is asked
+without and then with those filters, one after the other (so both see the same machine load): the p50 of each
+and the p50 of the per-question difference.
 """
 
 from __future__ import annotations
@@ -74,9 +78,10 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def ask(session: requests.Session, url: str, question: str) -> float:
+def ask(session: requests.Session, url: str, question: str, filters: dict | None = None) -> float:
     started = time.perf_counter()
-    reply = session.post(url + "/api/ask", json={"question": question}, timeout=60)
+    reply = session.post(url + "/api/ask", json={"question": question} | ({"filters": filters} if filters else {}),
+                         timeout=60)
     reply.raise_for_status()
     return (time.perf_counter() - started) * 1000
 
@@ -92,6 +97,16 @@ def one_client(url: str, questions: list[str], rounds: int) -> list[float]:
     for q in questions[:3]:
         ask(session, url, q)
     return [ask(session, url, q) for _ in range(rounds) for q in questions]
+
+
+def filter_cost(url: str, questions: list[str], rounds: int, filters: dict) -> str:
+    """Each question asked without, then with the filters: p50 of each and of the per-question difference."""
+    session = requests.Session()
+    pairs = [(ask(session, url, q), ask(session, url, q, filters)) for _ in range(rounds) for q in questions]
+    plain, filtered = [a for a, _ in pairs], [b for _, b in pairs]
+    return (f"filters {json.dumps(filters, ensure_ascii=False)}: {len(pairs)} pairs, p50 {percentile(plain, 50):.1f} ms "
+            f"without, {percentile(filtered, 50):.1f} ms with; per question, with minus without: p50 "
+            f"{percentile([b - a for a, b in pairs], 50):+.1f} ms")
 
 
 def build(env: dict[str, str], command: tuple[str, ...] = ("build",)) -> tuple[float, dict]:
@@ -135,6 +150,8 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="skip the timed builds of the seeds")
     parser.add_argument("--store", choices=["embedded", "milvus"], default="embedded")
     parser.add_argument("--milvus-uri", help="a Milvus server's http://host:port (default: Milvus Lite in a temporary folder)")
+    parser.add_argument("--filters", type=json.loads, action="append", default=[],
+                        help='also time the questions with these filters, e.g. \'{"page": "002_d1b9c29a276e9447.txt"}\'')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = {} if args.store == "embedded" else {
@@ -168,6 +185,8 @@ def run(args, store: dict[str, str]) -> None:
         elapsed = time.perf_counter() - started
         print(f"{args.clients} clients: {len(work) / elapsed:.1f} requests/s p50 {percentile(concurrent, 50):.1f} ms "
               f"p95 {percentile(concurrent, 95):.1f} ms")
+        for filters in args.filters:
+            print(filter_cost(url, questions, args.rounds, filters), flush=True)
         if process:
             print(f"server RSS {rss_mb(process.pid):.0f} MB")
     finally:

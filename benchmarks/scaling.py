@@ -16,7 +16,7 @@ The data (real where it can be, synthetic where it must be):
 - End to end: the five seed pages copied N/82 times under new names (same texts, the same answer types),
   BM25 tokens varied as above and vectors as above, except the first copy, which keeps the real ones;
   written as a real index folder and seeds folder, served by a real server.py; the dev questions asked
-  by one client (the real answers are still in the first copy).
+  by one client (the real answers are still in the first copy), then again with each filter of FILTERED.
 
 Per size and index type: build seconds, memory (the serialised index), recall@10 against the exact
 search, single-query p50/p95 of a top-100 search (what the server asks for). A build whose time,
@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bm25s  # noqa: E402
 import faiss  # noqa: E402
 from bm25s.tokenization import Tokenized  # noqa: E402
-from latency import DEFAULT_QUESTIONS, one_client, percentile, rss_mb, start_server, stop_server  # noqa: E402
+from latency import DEFAULT_QUESTIONS, ask, one_client, percentile, rss_mb, start_server, stop_server  # noqa: E402
 from retrieval import load_corpus  # noqa: E402
 
 from qa.ann import BACKENDS, for_size  # noqa: E402
@@ -223,6 +224,13 @@ def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tok
     return served
 
 
+# End to end, the questions are also asked with filters (issue 14): one page of the first replica (17 passages:
+# every one scored exactly), a reporter (about a fifth of the passages) and a week of dates (about half: FAISS
+# searches with an id selector).
+FILTERED = {"page": {"page": "r00000_002_d1b9c29a276e9447.txt"}, "reporter": {"reporter": "冉红政"},
+            "dates": {"date_from": "12-15", "date_to": "12-21"}}
+
+
 def end_to_end(sizes: list[int], config: Config, encoder: Encoder) -> list[dict]:
     questions = [json.loads(line)["question"] for line in DEFAULT_QUESTIONS.open(encoding="utf-8") if line.strip()]
     rows = []
@@ -239,6 +247,10 @@ def end_to_end(sizes: list[int], config: Config, encoder: Encoder) -> list[dict]
                 row = {"size": Index.load(served.index_dir).store.size, "ann": kind, "index_made_s": made,
                        "start_s": ready, "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95),
                        "rss_mb": rss_mb(process.pid)}
+                for name, filters in FILTERED.items():  # the same questions, retrieval restricted by a filter
+                    session = requests.Session()
+                    filtered = [ask(session, url, q, filters) for _ in range(2) for q in questions]
+                    row |= {f"{name}_p50_ms": statistics.median(filtered), f"{name}_p95_ms": percentile(filtered, 95)}
             finally:
                 stop_server(process)
             shutil.rmtree(tmp, ignore_errors=True)

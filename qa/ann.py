@@ -13,6 +13,7 @@ import numpy as np
 from qa.errors import IndexMismatch
 
 FORMAT = 1
+EXACT_WITHIN = 10_000  # a filtered search over at most this many vectors scores them all (about 2 ms)
 
 
 class ANN(ABC):
@@ -24,8 +25,9 @@ class ANN(ABC):
     def build(self, vectors: np.ndarray) -> None: ...
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) arrays of shape (len(queries), k); missing neighbours have id -1."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) arrays of shape (len(queries), k); missing neighbours have id -1. With `allowed` (ids,
+        ascending), only those are searched: a filter restricts the search itself, not what it returns."""
 
     @abstractmethod
     def vectors(self, ids: np.ndarray) -> np.ndarray:
@@ -75,9 +77,29 @@ class FaissANN(ANN):
         self.index = self._make(vectors)
         self.index.add(vectors)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is not None and len(allowed) <= EXACT_WITHIN:
+            return self._exact(queries, k, allowed)
+        params = None if allowed is None else self._params(faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
         with _one_thread_for(len(queries) == 1):
-            return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.size))
+            return self.index.search(queries, min(k, self.size), params=params)
+
+    def _exact(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every allowed vector scored: an approximate index given a small subset misses some (its graph or its
+        probed cells mostly hold other vectors), and scoring a few thousand vectors takes a millisecond."""
+        scores = queries @ self.vectors(allowed).T if len(allowed) else np.zeros((len(queries), 0), np.float32)
+        k = min(k, self.size)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        found = np.take_along_axis(scores, top, axis=1)
+        ids = np.asarray(allowed, dtype=np.int64)[top]
+        pad = k - top.shape[1]  # fewer allowed than k: padded as FAISS pads, with id -1
+        return (np.pad(found, ((0, 0), (0, pad)), constant_values=-np.inf).astype(np.float32),
+                np.pad(ids, ((0, 0), (0, pad)), constant_values=-1))
+
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        """Search parameters restricting a search to the selected ids (each backend keeps its own breadth)."""
+        return faiss.SearchParameters(sel=selector)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
@@ -118,6 +140,9 @@ class FaissHNSW(FaissANN):
     def params(self) -> dict:
         return {"M": self.M, "efConstruction": self.EF_CONSTRUCTION, "efSearch": self.EF_SEARCH}
 
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+
 
 class FaissIVF(FaissANN):
     """Inverted lists over k-means cells (faiss.IndexIVFFlat): a query scans the `nprobe` nearest cells."""
@@ -140,6 +165,9 @@ class FaissIVF(FaissANN):
     def params(self) -> dict:
         ivf = faiss.extract_index_ivf(self.index) if self.index is not None else None
         return {"nlist": ivf.nlist, "nprobe": ivf.nprobe} if ivf else {}
+
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        return faiss.SearchParametersIVF(sel=selector, nprobe=faiss.extract_index_ivf(self.index).nprobe)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qa.filters import Filters
 from qa.index import Index
 from qa.retrieve import PREFER_BONUS
 from qa.service import REFUSAL, QAService, Search, Snapshot
@@ -157,24 +158,28 @@ def user_turns(messages: list[dict]) -> Iterator[tuple[str, str | None]]:
 
 def reply_text(answer: dict | None, passages: list[dict], refusal: str) -> str:
     """The assistant's message: the short answer and its sentence marked [n] (or, when the short answer is
-    uncertain, the sentence with the likeliest span in bold), then the other sources.
+    uncertain, the sentence with the likeliest span in bold), a list answer's articles one per line, then the
+    other sources.
 
-    n is the 1-based position of the cited passage in `passages` (the reply's citations list).
+    n is the 1-based position of the cited passage in `passages` (the reply's citations list): for an answer
+    from an article record (byline, date, page), the first passage of that article.
     """
     lines = []
-    cited = None
-    if answer:
-        cited = next((n for n, p in enumerate(passages, 1) if answer["citation"].startswith(p["citation"] + "-s")), None)
-        marker = f"[{cited}]" if cited else ""
-        if answer["span_confident"]:
-            lines.append(f"{answer['text']}{marker}")
-            if answer["sentence"] != answer["text"]:
-                lines.append(f"原文：“{answer['sentence']}”")
-        else:  # not sure of the short answer: the sentence, the likeliest span in bold (Markdown)
-            sentence, a, b = answer["sentence"], answer["highlight"]["start"], answer["highlight"]["end"]
-            lines.append(f"原文{marker}：“{sentence[:a]}**{sentence[a:b]}**{sentence[b:]}”")
-    else:
+    cited = _cited_passage(answer, passages) if answer else None
+    marker = f"[{cited}]" if cited else ""
+    if answer is None:
         lines.append(refusal)
+    elif answer["kind"] == "list":
+        lines.append(f"共{len(answer['items'])}篇报道：")
+        lines.append("\n".join(f"{n}. 《{item['title']}》（{item['article']['page']}）"
+                               for n, item in enumerate(answer["items"], 1)))
+    elif answer["span_confident"]:
+        lines.append(f"{answer['text']}{marker}")
+        if answer["sentence"] != answer["text"]:
+            lines.append(f"原文：“{answer['sentence']}”")
+    else:  # not sure of the short answer: the sentence, the likeliest span in bold (Markdown)
+        sentence, a, b = answer["sentence"], answer["highlight"]["start"], answer["highlight"]["end"]
+        lines.append(f"原文{marker}：“{sentence[:a]}**{sentence[a:b]}**{sentence[b:]}”")
     others: dict[str, str] = {}  # title -> its markers, one entry per article
     for n, p in enumerate(passages, 1):
         if n != cited:
@@ -183,6 +188,14 @@ def reply_text(answer: dict | None, passages: list[dict], refusal: str) -> str:
     if others:
         lines.append(("相关报道：" if answer else "最接近的报道：") + "、".join(f"《{t}》{m}" for t, m in others.items()))
     return "\n\n".join(lines)
+
+
+def _cited_passage(answer: dict, passages: list[dict]) -> int | None:
+    if answer["kind"] == "list":
+        return None
+    if answer["kind"] == "fact":
+        return next((n for n, p in enumerate(passages, 1) if answer["citation"].startswith(p["citation"] + "-s")), None)
+    return next((n for n, p in enumerate(passages, 1) if p["article"]["id"] == answer["article"]["id"]), None)
 
 
 class Chat:
@@ -219,36 +232,36 @@ class Chat:
         hits = snapshot.retriever.bm25(text, 1)
         return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
 
-    def search(self, messages: list[dict], top_k: int) -> tuple[Rewrite, Search]:
+    def search(self, messages: list[dict], top_k: int, filters: Filters = Filters()) -> tuple[Rewrite, Search]:
         """Search the standalone question. A question that only lacks names (no pointer, no "那…") may
         stand alone after all: it is searched as asked too, and kept as asked when its best passage is
         elsewhere and matches it better than the rewrite's best passage matches the rewrite."""
         snapshot = self.service.snapshot  # read once: the whole request works on one index
         rewrite, article = self.understand(messages, snapshot)
-        found = self.service.search(rewrite.standalone, top_k, article, snapshot)
+        found = self.service.search(rewrite.standalone, top_k, article, snapshot, filters)
         if rewrite.follow_up and not rewrite.explicit and found.hits:
-            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot)
+            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters)
             best = alone.hits[0] if alone.hits else None
             if best and best.chunk.article_id != article and best.score > found.hits[0].score - PREFER_BONUS:
                 return Rewrite(rewrite.question, rewrite.question, False, False), alone
         return rewrite, found
 
-    def reply(self, messages: list[dict], top_k: int = 5) -> dict:
+    def reply(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters()) -> dict:
         """The whole reply at once: the /api/ask body plus `standalone_question` and the `reply` text."""
         body = {}
-        for event, data in self.events(messages, top_k):
+        for event, data in self.events(messages, top_k, filters):
             body |= data if event != "answer" else {}
         return body
 
-    def events(self, messages: list[dict], top_k: int = 5) -> Iterator[tuple[str, dict]]:
+    def events(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters()) -> Iterator[tuple[str, dict]]:
         """("passages", …) as soon as retrieval is done, then ("answer", {"delta"}) pieces of the reply
         text, then ("done", the whole reply body)."""
-        rewrite, found = self.search(messages, top_k)
+        rewrite, found = self.search(messages, top_k, filters)
         passages = self.service.passages_json(found)
         yield "passages", {"question": rewrite.question, "standalone_question": rewrite.standalone,
                            "passages": passages}
         body = self.service.answer(found, passages)
-        text = reply_text(body["answer"], passages, REFUSAL)
+        text = reply_text(body["answer"], passages, body.get("message", REFUSAL))
         for piece in filter(None, _CLAUSE_END.split(text)):
             yield "answer", {"delta": piece}
         body |= {"question": rewrite.question, "standalone_question": rewrite.standalone, "reply": text}

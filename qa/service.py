@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
 
+from qa import archive
 from qa.analysis import Question
-from qa.answer import Answer, Answerer, raw_span
+from qa.answer import Answer, Answerer, Span, raw_span
 from qa.config import Config
-from qa.confidence import Calibration
+from qa.confidence import Calibration, article_features, load_article_model
 from qa.dense import Encoder
 from qa.documents import Article, Chunk, Hit
 from qa.errors import NotFound
+from qa.filters import NO_MATCH, Filters
 from qa.index import Index, load_or_build, refuse_other_format
 from qa.model import ensure_model
 from qa.reader import Reader, load_reader
@@ -21,6 +24,8 @@ from qa.tokenize import Tokenizer
 from qa.validate import quoted
 
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
+NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the archive names that."
+NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有印出日期。"}  # "The report bears no byline / no date."
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 _SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
 
@@ -53,6 +58,9 @@ class Search:
     hits: list[Hit]
     timings: dict[str, float]  # milliseconds per stage
     started: float  # perf_counter() at the start of the request
+    kind: str = archive.FACT  # the answer kind the question asks for (qa.archive.KINDS)
+    filters: Filters = Filters()
+    prefer_article: str | None = None  # the article a chat's previous answer came from
 
 
 class QAService:
@@ -64,11 +72,13 @@ class QAService:
         refuse_other_format(config.index_dir)  # before the slow model load
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
+        self.topics = archive.Topics(self.tokenizer)
         self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
                                config.query_threads)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,
                                   int8=config.reader_precision == "int8")
         self.calibration = Calibration.load()
+        self.article_model = load_article_model()
         index = load_or_build(config, self.encoder, self.tokenizer, progress)
         self._snapshot = self._snapshot_of(index)
         self._follower = follower(config, index, self.encoder.fingerprint)
@@ -99,41 +109,98 @@ class QAService:
     answerer = property(lambda self: self.snapshot.answerer)
 
     # -- questions ---------------------------------------------------------------------------
-    def ask(self, question: str, top_k: int = 5, prefer_article: str | None = None) -> dict:
+    def ask(self, question: str, top_k: int = 5, prefer_article: str | None = None,
+            filters: Filters = Filters()) -> dict:
         """The reply body of /api/ask: the answer (or a refusal), the passages with citations, timings."""
-        return self.answer(self.search(question, top_k, prefer_article))
+        return self.answer(self.search(question, top_k, prefer_article, filters=filters))
 
     def search(self, question: str, top_k: int = 5, prefer_article: str | None = None,
-               snapshot: Snapshot | None = None) -> Search:
-        """Retrieval alone; `prefer_article` (e.g. the one a chat's previous answer came from) is favoured.
-        A caller that already read the snapshot for this request passes it (one index per request)."""
+               snapshot: Snapshot | None = None, filters: Filters = Filters()) -> Search:
+        """Retrieval alone, over the articles `filters` pass; `prefer_article` (e.g. the one a chat's previous
+        answer came from) is favoured. A caller that already read the snapshot for this request passes it (one
+        index per request)."""
         started = time.perf_counter()
         snapshot = snapshot or self.snapshot
         timings: dict[str, float] = {}
-        analysed = snapshot.retriever.analyse(question)
-        hits = snapshot.retriever.hybrid(question, top_k, timings, analysed, prefer_article)
-        return Search(snapshot, question, analysed, hits, timings, started)
+        kind = archive.question_kind(question)
+        searched = archive.searched(question, kind)  # a record question's topic, without its frame
+        analysed = snapshot.retriever.analyse(searched)
+        hits = snapshot.retriever.hybrid(searched, top_k, timings, analysed, prefer_article, filters)
+        return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article)
 
     def answer(self, found: Search, passages: list[dict] | None = None) -> dict:
-        """The answer extracted from a search's hits, and the whole reply body (with `passages` when the
-        caller already made them from `found`)."""
+        """The answer (from the reader for a fact question, from the article records for the other kinds),
+        and the whole reply body (with `passages` when the caller already made them from `found`)."""
         answered = time.perf_counter()
-        snapshot = found.snapshot
-        answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.index.corpus.pages.__getitem__)
-        refused = answer is None or answer.support < self.config.refuse_below
-        body = {
-            "question": found.question,
-            "answer": None if refused else self._answer_json(answer),
-            "passages": self.passages_json(found) if passages is None else passages,
-        }
-        if refused:
-            body["message"] = REFUSAL
-            body["confidence"] = round(answer.support, 4) if answer else 0.0
+        body = {"question": found.question, "kind": found.kind}
+        if found.kind == archive.FACT:
+            body |= self._fact(found)
+        else:
+            body |= self._from_records(found)
+        body["passages"] = self.passages_json(found) if passages is None else passages
+        if found.filters:
+            body["filters"] = found.filters.to_json()
+            if not found.hits:
+                body["message"] = NO_MATCH
         timings = found.timings
         timings["answer"] = (time.perf_counter() - answered) * 1000
         timings["total"] = (time.perf_counter() - found.started) * 1000
         body["timings_ms"] = {k: round(timings[k], 2) for k in ("embed", "search", "answer", "total")}
         return body
+
+    def _fact(self, found: Search) -> dict:
+        snapshot = found.snapshot
+        answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.index.corpus.pages.__getitem__)
+        if answer is None or answer.support < self.config.refuse_below:
+            return {"answer": None, "message": REFUSAL, "confidence": round(answer.support, 4) if answer else 0.0}
+        return {"answer": self._answer_json(answer)}
+
+    def _from_records(self, found: Search) -> dict:
+        """A byline, date, page or list answer, read from the article records (never from an article's body)."""
+        corpus = found.snapshot.index.corpus
+        if found.kind == archive.LIST:
+            listed = self._list_json(found)
+            return {"answer": listed} if listed else {"answer": None, "message": NO_TOPIC, "confidence": 0.0}
+        if not found.hits:
+            return {"answer": None, "message": REFUSAL, "confidence": 0.0}
+        # The article is the top passage's; how sure that is (fitted on public data) is the answer's confidence.
+        article = corpus.articles[found.hits[0].chunk.article_id]
+        confidence = 1.0 if found.filters.article else self.article_model(article_features(found.hits))
+        if confidence < self.config.refuse_below:  # not sure the archive holds the article asked about
+            return {"answer": None, "message": REFUSAL, "confidence": round(confidence, 4)}
+        name = archive.FIELD_OF[found.kind]
+        cited = archive.field(article, name, corpus.pages[article.page])
+        if cited is None:
+            return {"answer": None, "message": NO_FIELD[name], "confidence": round(confidence, 4),
+                    "article": self._article_summary(article)}
+        return {"answer": {
+            "kind": found.kind, "text": archive.reading(article, found.kind), "span_confident": True,
+            "span_text": cited.text,
+            "sentence": cited.text, "highlight": {"start": 0, "end": len(cited.text)},
+            "span": {"start": cited.start, "end": cited.end}, "sentence_span": {"start": cited.start, "end": cited.end},
+            "confidence": round(confidence, 4), "support": round(confidence, 4), "citation": cited.citation,
+            "page": article.page,
+            "article": self._article_summary(article)}}
+
+    def _list_json(self, found: Search) -> dict | None:
+        """Every article that the filters pass and the question's topic names, most prominent first."""
+        corpus = found.snapshot.index.corpus
+        filters = found.filters
+        if found.prefer_article and archive.on_this_page(found.question) and filters.page is None:
+            filters = dataclasses.replace(filters, page=corpus.articles[found.prefer_article].page)
+        articles = [a for a in corpus.articles.values() if filters.matches(a)]
+        listed = self.topics.matching(self.topics.topic(found.question), articles)
+        items = []
+        for article in listed:
+            cited = archive.field(article, "headline", corpus.pages[article.page])
+            items.append({"title": article.headline, "citation": cited.citation if cited else article.id,
+                          "span": {"start": cited.start, "end": cited.end} if cited else None,
+                          "article": self._article_summary(article)})
+        if not items:
+            return None
+        text = f"共{len(items)}篇：" + "；".join(f"《{item['title']}》" for item in items)
+        return {"kind": archive.LIST, "text": text, "items": items, "confidence": 1.0, "support": 1.0,
+                "citation": items[0]["citation"], "page": items[0]["article"]["page"]}
 
     def passages_json(self, found: Search) -> list[dict]:
         words = sorted(set(self.tokenizer(found.question)), key=len, reverse=True)  # once for all passages
@@ -141,6 +208,7 @@ class QAService:
 
     def _answer_json(self, answer: Answer) -> dict:
         return {
+            "kind": archive.FACT,
             "text": answer.span.text if answer.span_confident else answer.sentence.text,
             "span_confident": answer.span_confident,
             "span_text": answer.span.text,
@@ -180,12 +248,19 @@ class QAService:
 
     # -- lookups -----------------------------------------------------------------------------
     def citation(self, citation_id: str) -> dict:
-        """A passage id cites the whole passage, a sentence id (passage id + "-sNN") one of its sentences."""
+        """A passage id cites the whole passage, a sentence id (passage id + "-sNN") one of its sentences, a field
+        id (article id + "-headline", "-byline" or "-date") that part of the article record as printed."""
         snapshot = self.snapshot
-        chunk, sentence = self._cited(snapshot, citation_id)
+        field = self._cited_field(snapshot, citation_id)
+        if field is not None:  # the passage shown with it: the article's passage nearest the field
+            chunks = [snapshot.retriever.chunks[int(i)] for i in snapshot.retriever.article_chunks[field.article.id]]
+            chunk = min(chunks, key=lambda c: max(c.start - field.end, field.start - c.end, 0))
+            cited = Span(field.text, field.start, field.end)
+        else:
+            chunk, sentence = self._cited(snapshot, citation_id)
+            start, end = chunk.sentences[sentence] if sentence is not None else (0, len(chunk.text))
+            cited = raw_span(chunk, snapshot.index.corpus.pages[chunk.page], start, end)
         raw = snapshot.index.corpus.pages[chunk.page]
-        start, end = chunk.sentences[sentence] if sentence is not None else (0, len(chunk.text))
-        cited = raw_span(chunk, raw, start, end)
         p_start, p_end = paragraph_bounds(raw, cited.start, cited.end)
         return {
             "id": citation_id,
@@ -194,6 +269,18 @@ class QAService:
             "paragraph": {"text": raw[p_start:p_end], "source": {"file": chunk.page, "start": p_start, "end": p_end}},
             "span": {"text": cited.text, "raw": raw[cited.start:cited.end], "start": cited.start, "end": cited.end},
         }
+
+    @staticmethod
+    def _cited_field(snapshot: Snapshot, citation_id: str) -> archive.Field | None:
+        """The record field a field id names (None for other ids; 404 for a field the article does not print)."""
+        match = archive.FIELD_ID.match(citation_id)
+        article = snapshot.index.corpus.articles.get(match["article"]) if match else None
+        if article is None:
+            return None
+        field = archive.field(article, match["field"], snapshot.index.corpus.pages[article.page])
+        if field is None:
+            raise NotFound(f"article {quoted(article.id)} prints no {match['field']}")
+        return field
 
     @staticmethod
     def _cited(snapshot: Snapshot, citation_id: str) -> tuple[Chunk, int | None]:
@@ -207,8 +294,15 @@ class QAService:
             return chunk, int(match["n"])
         raise NotFound(f"no citation with id {quoted(citation_id)}")
 
-    def articles(self) -> list[dict]:
-        return [self._article_summary(a) for a in self.snapshot.index.corpus.articles.values()]
+    def articles(self, filters: Filters = Filters()) -> dict:
+        """The /api/articles body: the summaries of every article the filters pass, in page order."""
+        articles = [self._article_summary(a) for a in self.snapshot.index.corpus.articles.values() if filters.matches(a)]
+        body: dict = {"articles": articles}
+        if filters:
+            body["filters"] = filters.to_json()
+            if not articles:
+                body["message"] = NO_MATCH
+        return body
 
     def article(self, article_id: str) -> dict:
         snapshot = self.snapshot
@@ -229,7 +323,8 @@ class QAService:
     @staticmethod
     def _article_summary(article: Article) -> dict:
         return {"id": article.id, "title": article.headline, "kicker": article.kicker, "date": article.date,
-                "reporters": list(article.reporters), "correspondents": list(article.correspondents), "page": article.page}
+                "day": article.day, "reporters": list(article.reporters), "correspondents": list(article.correspondents),
+                "photographers": list(article.photographers), "page": article.page}
 
     def _article_json(self, snapshot: Snapshot, article: Article) -> dict:
         retriever = snapshot.retriever  # its article -> chunk positions: no scan of every chunk per lookup

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from qa.ann import ANN, for_size
+from qa.filters import Selection
 from qa.fusion import top_k
 from qa.sparse import BM25Index
 
@@ -36,9 +37,11 @@ class Store(ABC):
         """(cosine scores, positions) of the n chunks nearest a normalised query vector, best first."""
 
     @abstractmethod
-    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray) -> Candidates:
+    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray,
+                   within: Selection | None = None) -> Candidates:
         """The union of the keyword top n, the vector top n and the `extra` positions, each scored exactly by
-        both halves (a chunk found by one half gets its true score from the other, not a zero)."""
+        both halves (a chunk found by one half gets its true score from the other, not a zero). With `within`,
+        both searches run over the chunks it selects only: the top n are the best n that pass its filters."""
 
     @abstractmethod
     def idf(self, tokens: list[str]) -> list[float]:
@@ -76,10 +79,17 @@ class EmbeddedStore(Store):
         found = ids[0] >= 0
         return scores[0][found], ids[0][found]
 
-    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray) -> Candidates:
+    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray,
+                   within: Selection | None = None) -> Candidates:
         bm25 = self.bm25.scores(tokens)  # every chunk's score at once: the top n and the candidates' from one pass
-        _, nearest = self.nearest(query, n)
-        ids = np.unique(np.concatenate([top_k(bm25, n), nearest, extra]))
+        if within is None:
+            _, nearest = self.nearest(query, n)
+            ids = np.unique(np.concatenate([top_k(bm25, n), nearest, extra]))
+        else:  # masks: BM25 ranks the allowed chunks' scores, FAISS searches the allowed vectors only
+            allowed = within.positions
+            _, nearest = self.ann.search(query[None, :], n, allowed)
+            nearest = nearest[0][nearest[0] >= 0]
+            ids = np.unique(np.concatenate([allowed[top_k(bm25[allowed], n)], nearest, extra[within.mask[extra]]]))
         return Candidates(ids, bm25[ids], self.ann.vectors(ids) @ query)
 
     def idf(self, tokens: list[str]) -> list[float]:

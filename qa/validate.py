@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from qa.errors import BadRequest
+from qa.filters import FIELDS as FILTERS
+from qa.filters import Day, Filters, compare
 
 MAX_QUESTION_CHARS = 1000
+MAX_FILTER_CHARS = 200
+_FILTER_NAMES = ", ".join(f"'{f}'" for f in FILTERS)
 
 
-def check_question(body: object) -> tuple[str, int]:
-    """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5)."""
+def check_question(body: object) -> tuple[str, int, Filters]:
+    """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5), filters (optional)."""
     _check_object(body)
-    _check_fields(body, ("question", "top_k"))
-    return _question(body.get("question"), "'question'"), _top_k(body)
+    _check_fields(body, ("question", "top_k", "filters"))
+    return _question(body.get("question"), "'question'"), _top_k(body), parse_filters(body.get("filters"))
 
 
-def check_chat(body: object, max_messages: int, max_chars: int, strict: bool = True) -> tuple[list[dict], int, bool]:
-    """Validate a chat body: messages (user/assistant turns, the last one the user's question), top_k, stream.
+def check_chat(body: object, max_messages: int, max_chars: int,
+               strict: bool = True) -> tuple[list[dict], int, bool, Filters]:
+    """Validate a chat body: messages (user/assistant turns, the last one the user's question), top_k, stream,
+    filters.
 
     `strict` refuses unknown fields (/api/chat); the OpenAI-compatible route passes False, since its
     clients send options (temperature, ...) that an extractive answer has no use for.
     """
     _check_object(body)
     if strict:
-        _check_fields(body, ("messages", "top_k", "stream"))
+        _check_fields(body, ("messages", "top_k", "stream", "filters"))
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty list of {role, content}", code="invalid_messages")
@@ -33,7 +41,7 @@ def check_chat(body: object, max_messages: int, max_chars: int, strict: bool = T
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise BadRequest(f"messages[{n}] must be an object with role 'user' or 'assistant'", code="invalid_messages")
         content = message.get("content")
-        if not isinstance(content, str) or not _is_unicode(content):
+        if not isinstance(content, str) or not is_unicode(content):
             raise BadRequest(f"messages[{n}].content must be a string", code="invalid_messages")
         if len(content) > max_chars:
             raise BadRequest(f"messages[{n}].content must be at most {max_chars} characters", code="message_too_long")
@@ -44,7 +52,46 @@ def check_chat(body: object, max_messages: int, max_chars: int, strict: bool = T
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be true or false", code="invalid_stream")
-    return checked, _top_k(body), stream
+    return checked, _top_k(body), stream, parse_filters(body.get("filters"))
+
+
+def parse_filters(value: object) -> Filters:
+    """A request's `filters` object (or query parameters) checked: 400 `invalid_filter` when malformed."""
+    if value is None:
+        return Filters()
+    if not isinstance(value, dict):
+        raise BadRequest(f"'filters' must be an object with some of the fields {_FILTER_NAMES}", code="invalid_filter")
+    unknown = sorted(set(value) - set(FILTERS))
+    if unknown:
+        raise BadRequest(f"unknown filter(s) {', '.join(quoted(str(u), 40) for u in unknown[:5])}; the filters are "
+                         f"{_FILTER_NAMES}", code="invalid_filter")
+    checked: dict[str, object] = {}
+    for name in FILTERS:
+        text = value.get(name)
+        if text is None:
+            continue
+        if (not isinstance(text, str) or not text.strip() or len(text) > MAX_FILTER_CHARS or not is_unicode(text)
+                or any(unicodedata.category(ch) == "Cc" for ch in text)):
+            raise BadRequest(f"filter '{name}' must be a non-empty string of at most {MAX_FILTER_CHARS} characters "
+                             "without control characters", code="invalid_filter")
+        text = text.strip()
+        if name.startswith("date_"):
+            day = Day.parse(text)
+            if day is None:
+                raise BadRequest(f"filter '{name}' must be a date as YYYY-MM-DD or MM-DD, not {text[:40]!r}",
+                                 code="invalid_filter")
+            checked[name] = day
+        else:
+            checked[name] = text
+    if "page" in checked and not str(checked["page"]).endswith(".txt"):
+        checked["page"] = f"{checked['page']}.txt"  # the page's stem, as citation ids show it
+        if len(checked["page"]) > MAX_FILTER_CHARS:
+            raise BadRequest(f"filter 'page' must name a page file of at most {MAX_FILTER_CHARS} characters "
+                             "(.txt included)", code="invalid_filter")
+    filters = Filters(**checked)
+    if filters.date_from and filters.date_to and compare(filters.date_from, filters.date_to) > 0:
+        raise BadRequest("filter 'date_from' is after 'date_to'", code="invalid_filter")
+    return filters
 
 
 def _check_object(body: object) -> None:
@@ -63,7 +110,7 @@ def _check_fields(body: dict, fields: tuple[str, ...]) -> None:
 def _question(question: object, what: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise BadRequest(f"{what} must be a non-empty string", code="invalid_question")
-    if not _is_unicode(question):
+    if not is_unicode(question):
         raise BadRequest(f"{what} must be valid Unicode text (it holds a lone surrogate)", code="invalid_question")
     if len(question) > MAX_QUESTION_CHARS:
         raise BadRequest(f"{what} must be at most {MAX_QUESTION_CHARS} characters", code="question_too_long")
@@ -77,7 +124,7 @@ def _top_k(body: dict) -> int:
     return top_k
 
 
-def _is_unicode(text: str) -> bool:
+def is_unicode(text: str) -> bool:
     """False for strings with lone surrogates: JSON allows them ("\\ud800"), nothing downstream does."""
     try:
         text.encode("utf-8")

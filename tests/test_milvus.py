@@ -49,7 +49,7 @@ def test_both_stores_give_the_same_answers_passages_and_citations(service, milvu
         for citation in cited:
             assert milvus_service.citation(citation) == service.citation(citation)
     assert milvus_service.articles() == service.articles()
-    for article in service.articles():
+    for article in service.articles()["articles"]:
         assert milvus_service.article(article["id"]) == service.article(article["id"])
 
 

@@ -18,6 +18,7 @@ from chromium import launch
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from qa.config import Config
+from qa.normalize import normalise
 from qa.web import create_app
 
 QUESTION = "莲湖街道拆除了多少平方米的棚亭杂屋？"
@@ -253,6 +254,52 @@ def test_streamed_answer_with_sources_and_cited_span(open_tab, live_server):
     assert tab.active() == "launcher"
     assert tab.widget(".launcher").get_attribute("aria-expanded") == "false"
     assert all(url.startswith(live_server + "/") for url in tab.urls), "no request but to the API's server"
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_list_answer_renders_cited_items(open_tab, live_server):
+    """A list answer: the count, then one button per article (its title and page) opening the printed headline;
+    the titles are not shown a second time as the reply's numbered lines."""
+    question = "冉红政写了哪些报道？"
+    tab = open_tab(live_server + "/")
+    tab.ask(question)
+    answer = requests.post(live_server + "/api/ask", json={"question": question}, timeout=60).json()["answer"]
+    assert answer["kind"] == "list" and answer["items"]
+    bubble = tab.widget(".msg.bot .bubble")
+    items = bubble.locator("ol.items > li")
+    expect(items).to_have_count(len(answer["items"]))
+    assert bubble.inner_text().startswith(f"共{len(answer['items'])}篇报道：")
+    assert "1. 《" not in bubble.inner_text(), "the reply's numbered lines are the <ol>, not text too"
+    for li, item in zip(items.all(), answer["items"]):
+        assert item["title"] in li.inner_text() and item["article"]["page"] in li.inner_text()
+    expect(bubble.locator(".note")).to_have_count(0)  # a list has no short answer to be unsure of
+
+    items.first.locator("button").click()
+    viewer = tab.widget(".viewer")
+    expect(viewer.locator("mark")).not_to_have_count(0, timeout=WAIT_MS)
+    marked = "".join(viewer.locator("mark").all_inner_texts())
+    assert squeeze(normalise(marked)) == squeeze(answer["items"][0]["title"])
+    assert tab.active() == "back"
+    tab.page.keyboard.press("Escape")
+    assert "item" in tab.active(), "closing the viewer gives the focus back to the item"
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_byline_answer_opens_the_printed_byline(open_tab, live_server):
+    """Who wrote it: the reply's [n] marker opens the article's printed byline, the names marked, not a passage."""
+    question = "管城区推进办事服务公开标准化的报道是谁写的？"
+    tab = open_tab(live_server + "/")
+    tab.ask(question)
+    expected = chat(live_server, [{"role": "user", "content": question}])
+    answer = expected["answer"]
+    assert answer["kind"] == "byline" and answer["citation"] == answer["article"]["id"] + "-byline"
+    bubble = tab.widget(".msg.bot .bubble")
+    expect(bubble).to_contain_text("柴琳琳")
+    n = next(i for i, p in enumerate(expected["passages"], 1) if p["article"]["id"] == answer["article"]["id"])
+    bubble.get_by_role("button", name=f"来源 {n}", exact=True).click()
+    viewer = tab.widget(".viewer")
+    expect(viewer.locator("mark")).not_to_have_count(0, timeout=WAIT_MS)
+    assert any("柴琳琳" in squeeze(text) for text in viewer.locator("mark").all_inner_texts())
     assert tab.errors == [] and tab.dialogs == []
 
 

@@ -86,6 +86,13 @@
     mark { background: #fff3b0; color: inherit; padding: 1px 0; }
     mark.answer { background: #ffd33d; font-weight: 600; }
     mark.likely { font-weight: 600; }
+    .items { margin: 6px 0 0; padding-left: 1.8em; white-space: normal; }
+    .items li { margin: 0 0 4px; }
+    .item { padding: 0; border: 0; background: none; color: #1a56db; text-align: left; white-space: normal;
+            overflow-wrap: anywhere; }
+    .item:hover .item-title { text-decoration: underline; }
+    .item-page { margin-left: 4px; font-size: 12px; color: #57606a; }
+    .others { display: block; margin-top: 8px; }
     @media (max-width: 480px) {
       .panel { inset: 0; width: 100%; max-width: 100%; height: 100%; max-height: 100%; border: 0; border-radius: 0; }
       .open .launcher { display: none; }
@@ -105,6 +112,7 @@
     sources: "来源",
     related: "相关资料",
     chip: (n, title) => `查看来源 ${n}：${title}`,
+    item: (title, page) => `查看原文：《${title}》${page ? `，${page}` : ""}`,
     ref: (n) => `来源 ${n}`,
     untitled: "（无标题）",
     down: "无法连接到问答服务，请稍后再试。",
@@ -318,7 +326,8 @@
   }
 
   function newTurn(question) {
-    const bubble = el("p", { class: "bubble pending", text: TEXT.pending });
+    // A <div>, not a <p>: a list answer puts an <ol> in it.
+    const bubble = el("div", { class: "bubble pending", text: TEXT.pending });
     const searched = el("p", { class: "searched", hidden: true });
     const sources = el("div", { class: "sources", hidden: true });
     const node = el("div", { class: "msg bot", "aria-busy": "true" }, searched, bubble, sources);
@@ -342,9 +351,12 @@
     turn.answer = body.answer || null;
     turn.refused = !turn.answer;
     turn.passages = body.passages || [];
-    showReply(turn, body.reply || body.message || "");
+    const text = body.reply || body.message || "";
+    if (turn.answer && turn.answer.kind === "list") showList(turn, text);
+    else showReply(turn, text);
     // Unsure of the short answer, the reply quotes its whole sentence with the likeliest answer marked: say so.
-    if (turn.answer && !turn.answer.span_confident) {
+    // (A list has no short answer to be unsure of.)
+    if (turn.answer && turn.answer.kind !== "list" && !turn.answer.span_confident) {
       turn.bubble.append(el("span", { class: "note", text: TEXT.unsure }));
     }
     turn.bubble.classList.toggle("refusal", turn.refused);
@@ -360,6 +372,28 @@
     turn.bubble.classList.remove("pending");
     turn.bubble.replaceChildren(...text.split("**").flatMap((piece, i) =>
       (i % 2 ? el("mark", { class: "likely" }, ...withRefs(turn, piece)) : withRefs(turn, piece))));
+    scrollToEnd();
+  }
+
+  // A list answer: its reply's numbered lines of titles become an <ol> of buttons, each opening the article's
+  // printed headline; the reply's other paragraphs (the count, the other sources) stay text, shown once each.
+  // turn.text keeps the reply as the server wrote it: the history sends it back as is.
+  function showList(turn, text) {
+    const numbered = (paragraph) => paragraph.split("\n").every((line) => /^\d+\. 《/.test(line));
+    const [head, ...rest] = text.split("\n\n").filter((paragraph) => !numbered(paragraph));
+    turn.text = text;
+    turn.bubble.classList.remove("pending");
+    const items = turn.answer.items.map((item) => {
+      const title = item.title || TEXT.untitled;
+      const page = (item.article && item.article.page) || "";
+      return el("li", {}, el("button", {
+        class: "item", type: "button", "aria-label": TEXT.item(title, page),
+        onclick: (event) => openItem(item, event.currentTarget),
+      }, el("span", { class: "item-title", text: `《${title}》` }),
+      page ? el("span", { class: "item-page", text: page }) : ""));
+    });
+    turn.bubble.replaceChildren(...withRefs(turn, head || ""), el("ol", { class: "items" }, ...items),
+      ...rest.map((paragraph) => el("span", { class: "others" }, ...withRefs(turn, paragraph))));
     scrollToEnd();
   }
 
@@ -431,22 +465,44 @@
 
   // --- The citation viewer: the paragraph around the cited text, the cited span (and answer) highlighted ------
 
-  // The passage that gave the answer opens at the answer's sentence, with the answer's words marked in it.
+  const RECORD_KINDS = new Set(["byline", "date", "page"]); // answers read from the article record, not a sentence
+
+  // The passage that gave the answer opens at the answer's sentence, with the answer's words marked in it. An
+  // answer from the article record (who wrote it, when, which page) cites the printed byline, date or headline:
+  // the article's first passage (the one the reply's [n] names) opens that, the record's words marked; the
+  // article's other passages still open themselves.
   function sourceOf(turn, n) {
     const passage = turn.passages[n - 1];
     const answer = turn.answer;
     if (answer && answer.citation && answer.citation.startsWith(`${passage.citation}-s`)) {
       return { id: answer.citation, answer: answer.span };
     }
+    if (answer && answer.citation && RECORD_KINDS.has(answer.kind) && answer.article
+        && firstOfArticle(turn, answer.article.id) === n) {
+      return { id: answer.citation, answer: answer.span };
+    }
     return { id: passage.citation, answer: null };
   }
 
-  async function openSource(turn, n, opener) {
+  function firstOfArticle(turn, articleId) {
+    return turn.passages.findIndex((passage) => passage.article && passage.article.id === articleId) + 1;
+  }
+
+  function openSource(turn, n, opener) {
     const { id, answer } = sourceOf(turn, n);
+    openViewer(id, answer, titleOf(turn.passages[n - 1]), opener);
+  }
+
+  // A list item cites its article's printed headline: the citation's span marks it.
+  function openItem(item, opener) {
+    openViewer(item.citation, null, item.title || TEXT.untitled, opener);
+  }
+
+  async function openViewer(id, answer, title, opener) {
     viewerOpener = opener;
     const text = el("blockquote", { class: "viewer-text", text: TEXT.loading });
     const back = el("button", { class: "back", type: "button", text: TEXT.back, onclick: closeViewer });
-    const heading = el("h3", { text: titleOf(turn.passages[n - 1]) });
+    const heading = el("h3", { text: title });
     const meta = el("p", { class: "viewer-meta" });
     viewer.replaceChildren(el("div", {}, back), heading, meta, text);
     log.hidden = composer.hidden = hint.hidden = true;

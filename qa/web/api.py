@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
-from qa.validate import check_question
+from qa.validate import check_question, parse_filters
 from qa.web.helpers import json_body, service
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -12,8 +12,8 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 @blueprint.post("/ask")
 def ask():
-    question, top_k = check_question(json_body())
-    return jsonify(service().ask(question, top_k))
+    question, top_k, filters = check_question(json_body())
+    return jsonify(service().ask(question, top_k, filters=filters))
 
 
 @blueprint.get("/citations/<path:citation_id>")
@@ -23,7 +23,9 @@ def citation(citation_id: str):
 
 @blueprint.get("/articles")
 def articles():
-    return jsonify({"articles": service().articles()})
+    """Every article, or those the query parameters (the filters of /api/ask) pass."""
+    params = {name: values[0] if len(values) == 1 else values for name, values in request.args.lists()}
+    return jsonify(service().articles(parse_filters(params)))  # a repeated parameter is a list: refused
 
 
 @blueprint.get("/articles/<path:article_id>")

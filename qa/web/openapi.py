@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from qa.archive import KINDS, LIST
 from qa.config import STORES, Config
-from qa.validate import MAX_QUESTION_CHARS
+from qa.filters import FIELDS as FILTERS
+from qa.filters import NO_MATCH
+from qa.validate import MAX_FILTER_CHARS, MAX_QUESTION_CHARS
 from qa.web.helpers import service
 
 blueprint = Blueprint("openapi", __name__)
@@ -20,10 +23,10 @@ OFFSET = {"type": "integer", "minimum": 0}
 PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 TOP_K = {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "description": "Passages returned."}
 # The codes of a 400 on each JSON route (qa/validate.py); `bad_request`: any other malformed request.
-ASK_400 = ("invalid_json", "invalid_body", "invalid_question", "question_too_long", "invalid_top_k", "unknown_field",
-           "bad_request")
+ASK_400 = ("invalid_json", "invalid_body", "invalid_question", "question_too_long", "invalid_top_k", "invalid_filter",
+           "unknown_field", "bad_request")
 OPENAI_400 = ("invalid_json", "invalid_body", "invalid_messages", "too_many_messages", "message_too_long",
-              "invalid_question", "question_too_long", "invalid_top_k", "invalid_stream", "bad_request")
+              "invalid_question", "question_too_long", "invalid_top_k", "invalid_stream", "invalid_filter", "bad_request")
 CHAT_400 = (*OPENAI_400, "unknown_field")
 PAGE_400 = ("invalid_page_name", "unreadable_page", "empty_page", "bad_request")
 KEY_HEADERS = "`Authorization: Bearer <key>` or `X-API-Key: <key>`"
@@ -113,13 +116,24 @@ def text_reply(description: str, media_type: str) -> dict:
 # -- schemas ---------------------------------------------------------------------------------------
 
 def _schemas(config: Config) -> dict:
-    article = {"id": STRING, "title": STRING, "kicker": nullable(STRING), "date": nullable(STRING),
-               "reporters": array(STRING), "correspondents": array(STRING), "page": STRING}
-    ask = {"question": STRING, "answer": nullable(ref("Answer")), "passages": array(ref("Passage")),
+    article = {"id": STRING, "title": STRING, "kicker": nullable(STRING),
+               "date": {**nullable(STRING), "description": "As printed (`12月21日`, `2021年12月23日`)."},
+               "day": {**nullable(STRING), "description": "The date as `YYYY-MM-DD`, or `--MM-DD` when the page "
+                                                          "prints no year: what the date filters compare."},
+               "reporters": array(STRING), "correspondents": array(STRING), "photographers": array(STRING),
+               "page": STRING}
+    ask = {"question": STRING,
+           "kind": {"enum": list(KINDS), "description": "The kind of answer the question asks for: `fact` from the "
+                    "passages' text, the others from the article records (byline, date, page and headline, list)."},
+           "answer": nullable(ref("Answer")), "passages": array(ref("Passage")),
            "timings_ms": closed({"embed": NUMBER, "search": NUMBER, "answer": NUMBER, "total": NUMBER})}
-    refusal = {"message": {**STRING, "description": "Only when `answer` is null: why."},
+    refusal = {"message": {**STRING, "description": f"When `answer` is null: why; `{NO_MATCH}` when the filters "
+                                                    "pass no article."},
                "confidence": {**PROBABILITY, "description": "Only when `answer` is null: the support found (the "
-                                                 "probability that the best sentence holds the answer)."}}
+                                                 "probability that the best sentence holds the answer)."},
+               "filters": ref("Filters"),
+               "article": {**ref("ArticleSummary"), "description": "When a byline or date question is refused "
+                                                                   "because the article prints none: that article."}}
     chat = ask | {
         "standalone_question": {**STRING, "description": "What was searched (a follow-up made standalone)."},
         "reply": {**STRING, "description": "The assistant's message; its [n] are 1-based positions in `passages`."}}
@@ -136,8 +150,23 @@ def _schemas(config: Config) -> dict:
         "ArticleSummary": closed(article),
         "Article": closed(article | {"body": STRING, "source": ref("Source"), "passages": array(STRING),
                                      "warnings": array(STRING)}),
-        "Answer": closed({
-            "text": {**STRING, "description": "What to show: `span_text` when `span_confident`, else `sentence`."},
+        "Filters": closed({}, _filter_schemas(), description=(
+            "Restricts retrieval itself to the articles that pass every filter given: the top k are the best k "
+            "that pass. A filter that passes nothing gives an empty result with a `message`, not an error.")),
+        "Answer": {"oneOf": [ref("FactAnswer"), ref("ListAnswer")]},
+        "ListAnswer": closed({
+            "kind": const(LIST),
+            "text": {**STRING, "description": "The list in one line: `共N篇：《…》；《…》`."},
+            "items": array(closed({"title": STRING, "citation": {**STRING, "description": "`<article id>-headline`."},
+                                   "span": nullable(ref("Span")), "article": ref("ArticleSummary")}), minItems=1),
+            "confidence": PROBABILITY, "support": PROBABILITY,
+            "citation": {**STRING, "description": "The first item's citation."}, "page": STRING},
+            description="Every article that the filters pass and the question's topic names (in its headline, "
+                        "kicker, body, bylines or printed date), most prominent first; each item cites its headline."),
+        "FactAnswer": closed({
+            "kind": {"enum": [k for k in KINDS if k != LIST]},
+            "text": {**STRING, "description": "What to show: `span_text` when `span_confident`, else `sentence`; for "
+                                              "a record answer the record's reading (`记者 柴琳琳；通讯员 刘博闻`)."},
             "span_confident": {**BOOLEAN, "description": "Whether the short answer is sure enough to be shown alone."},
             "span_text": {**STRING, "description": "The likeliest short answer (even when not confident)."},
             "sentence": {**STRING, "description": "The sentence holding `span_text`."},
@@ -146,14 +175,17 @@ def _schemas(config: Config) -> dict:
             "span": ref("Span"), "sentence_span": ref("Span"),
             "confidence": {**PROBABILITY, "description": "Calibrated probability that `span_text` is right."},
             "support": {**PROBABILITY, "description": "Probability that `sentence` holds the answer."},
-            "citation": {**STRING, "description": "A sentence citation id `<passage id>-sNN`."},
+            "citation": {**STRING, "description": "A sentence citation id `<passage id>-sNN`; for a record answer "
+                                                  "`<article id>-byline`, `-date` or `-headline`."},
             "page": STRING},
-            description="`span` is where `span_text` is in the page file, `sentence_span` where `sentence` is."),
+            {"article": {**ref("ArticleSummary"), "description": "For a record answer: the article it is read from."}},
+            description="`span` is where `span_text` is in the page file, `sentence_span` where `sentence` is. A "
+                        "record answer (byline, date, page) quotes the printed byline, date or headline."),
         "Passage": closed({"citation": {**STRING, "description": "A passage citation id `<page stem>-aNN-cNN`."},
                            "score": NUMBER, "text": STRING,
                            "highlights": array(closed({"start": OFFSET, "end": OFFSET, "text": STRING})),
                            "article": ref("ArticleSummary"), "source": ref("Source")}),
-        "AskRequest": closed({"question": _question()}, {"top_k": TOP_K})
+        "AskRequest": closed({"question": _question()}, {"top_k": TOP_K, "filters": ref("Filters")})
         | {"examples": [{"question": "宣传活动一共制作了多少面展板？", "top_k": 2}]},
         "AskReply": closed(ask, refusal),
         "CitationReply": closed({
@@ -161,7 +193,8 @@ def _schemas(config: Config) -> dict:
             "passage": closed({"id": STRING, "text": STRING, "source": ref("Source")}),
             "paragraph": closed({"text": STRING, "source": ref("Source")}),
             "span": closed({"text": STRING, "raw": STRING, "start": OFFSET, "end": OFFSET})}),
-        "ArticleList": closed({"articles": array(ref("ArticleSummary"))}),
+        "ArticleList": closed({"articles": array(ref("ArticleSummary"))},
+                              {"filters": ref("Filters"), "message": {**STRING, "description": "When none passes."}}),
         "Health": closed({"ready": const(True),
                           "index": closed({"format_version": INTEGER, "store": {"enum": list(STORES)},
                                            "model": closed({"name": STRING, "dimension": INTEGER},
@@ -174,7 +207,8 @@ def _schemas(config: Config) -> dict:
             {"messages": array(ref("ChatMessage"), minItems=1, maxItems=config.chat_max_messages,
                                description="The conversation so far, ending with the user's question (at most "
                                            f"{MAX_QUESTION_CHARS} characters, not only blanks).")},
-            {"top_k": TOP_K, "stream": {**BOOLEAN, "default": False, "description": "Reply as Server-Sent Events."}})
+            {"top_k": TOP_K, "stream": {**BOOLEAN, "default": False, "description": "Reply as Server-Sent Events."},
+             "filters": ref("Filters")})
         | {"examples": [{"messages": [{"role": "user", "content": "莲湖街道拆除了多少平方米的棚亭杂屋？"},
                                       {"role": "assistant", "content": "拆除棚亭杂屋12间560平方米[1]"},
                                       {"role": "user", "content": "那“牛皮癣”清除了多少？"}]}]},
@@ -211,6 +245,18 @@ def _schemas(config: Config) -> dict:
     }
 
 
+def _filter_schemas() -> dict:
+    """The schema of each filter (qa/filters.py), for the Filters object and /api/articles' query parameters."""
+    filters = {name: {**STRING, "maxLength": MAX_FILTER_CHARS} for name in FILTERS}
+    day = {"type": "string", "pattern": r"^\s*(?:\d{4}-|--)?\d{1,2}-\d{1,2}\s*$",
+           "description": "A day, `YYYY-MM-DD` or `MM-DD` (inclusive); without a year on either side, month and "
+                          "day are compared. An article without a printed date never passes."}
+    return filters | {"date_from": day, "date_to": day,
+                      "page": {**filters["page"], "description": "A page file name (or its stem)."},
+                      "reporter": {**filters["reporter"], "description": "A reporter, correspondent or photographer."},
+                      "article": {**filters["article"], "description": "An article id."}}
+
+
 def _question() -> dict:
     return {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": r"\S",
             "description": "The question (trimmed; not only blanks)."}
@@ -230,7 +276,8 @@ def _completion_request(config: Config) -> dict:
                            "messages": array(message, minItems=1, description=(
                                "Ending with the user's question; at most QA_CHAT_MAX_MESSAGES user and assistant "
                                "messages.")),
-                           "stream": {**BOOLEAN, "default": False}, "top_k": TOP_K}}
+                           "stream": {**BOOLEAN, "default": False}, "top_k": TOP_K,
+                           "filters": {**ref("Filters"), "description": "An extra field: the filters of /api/ask."}}}
 
 
 # -- replies -----------------------------------------------------------------------------------------
@@ -303,10 +350,15 @@ def _paths(config: Config) -> dict:
             ref("AskReply"))}, ASK_400, "Answer a question with exact citations.")},
         "/api/citations/{citation_id}": {"get": _by_id(
             "What a citation id points at: article, passage, paragraph, cited span.", "CitationReply",
-            _path_parameter("citation_id", "A passage id or a sentence id, as the replies give them.",
+            _path_parameter("citation_id", "A passage id, a sentence id or an article field id (`-headline`, `-byline`, "
+                                           "`-date`), as the replies give them.",
                             "002_d1b9c29a276e9447-a04-c02-s01"))},
-        "/api/articles": {"get": _get("Every article (summaries), in page order.",
-                                      _keyed({"200": json_reply("The articles.", ref("ArticleList"))}))},
+        "/api/articles": {"get": _get("Every article (summaries), in page order; the query parameters filter them "
+                                      "as /api/ask's filters do.",
+                                      _keyed({"200": json_reply("The articles.", ref("ArticleList")),
+                                              "400": error_reply("A malformed filter.", "invalid_filter")}),
+                                      parameters=[{"name": name, "in": "query", "required": False,
+                                                   "schema": schema} for name, schema in _filter_schemas().items()])},
         "/api/articles/{article_id}": {"get": _by_id(
             "One article with its body and passage ids.", "Article",
             _path_parameter("article_id", "An article id `<page stem>-aNN`.", "002_d1b9c29a276e9447-a04"))},

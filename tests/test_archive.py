@@ -1,0 +1,133 @@
+"""Questions about the archive itself: recognised by kind, answered from the article records with citations of
+the printed byline, date or headline, lists complete; the eval set of such questions over the seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from qa import archive
+from qa.chat import Chat
+from qa.eval import archive_summary, evaluate, read_items
+from qa.normalize import normalise
+from qa.validate import parse_filters
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARCHIVE_SET = read_items(FIXTURES / "archive_qa.jsonl")
+
+# Questions written for this test (none is in an eval set): the kind each asks for.
+KINDS = [
+    ("这篇关于垃圾分类的报道是谁写的？", archive.BYLINE),
+    ("那条消息的记者是谁", archive.BYLINE),
+    ("谁拍的这组照片？", archive.BYLINE),  # a photo credit
+    ("哪位记者跑的这条线？", archive.BYLINE),
+    ("表彰大会由谁主持？", archive.FACT),
+    ("区委书记是谁？", archive.FACT),
+    ("这篇新闻是哪天的？", archive.DATE),
+    ("关于老旧小区改造的报道什么时候刊登的？", archive.DATE),
+    ("活动是哪天举行的？", archive.FACT),
+    ("街道的报道登在第几版？", archive.PAGE),
+    ("那篇文章的标题是什么？", archive.PAGE),
+    ("垃圾分类的稿子登在哪儿了？", archive.PAGE),
+    ("郑州有哪些新闻？", archive.LIST),
+    ("列出所有关于疫情防控的文章", archive.LIST),
+    ("这一版讲了什么？", archive.LIST),
+    ("有没有讲养老服务的报道？", archive.LIST),
+    ("书记在会上讲了什么？", archive.FACT),
+    ("宣传活动一共制作了多少面展板？", archive.FACT),
+]
+
+
+@pytest.mark.parametrize("question, kind", KINDS)
+def test_question_kinds(question, kind):
+    assert archive.question_kind(question) == kind
+
+
+def test_list_topics_drop_the_question_frame(service):
+    topics = archive.Topics(service.tokenizer)
+    assert topics.topic("中原区有什么新闻？") == ["中原区"]
+    assert topics.topic("这期报纸讲了哪些事？") == []
+    assert topics.topic("有哪些关于疫情防控的报道") == ["疫情防控"]
+
+
+def test_byline_answers_cite_the_printed_byline_never_the_body(service):
+    for item in (i for i in ARCHIVE_SET if i["kind"] == "byline" and i.get("answer")):
+        reply = service.ask(item["question"], 5)
+        answer = reply["answer"]
+        assert reply["kind"] == "byline" and answer, item["id"]
+        article = service.index.corpus.articles[answer["article"]["id"]]
+        raw = service.index.corpus.pages[article.page]
+        assert answer["citation"] == f"{article.id}-byline"
+        assert normalise(raw[answer["span"]["start"] : answer["span"]["end"]]) == answer["span_text"]
+        assert any(a <= answer["span"]["start"] < b for a, b in article.byline_spans), "the printed byline, not the body"
+        assert all(name in answer["text"] for name in (*article.reporters, *article.correspondents))
+
+
+def test_record_fields_are_cited_by_raw_offsets(api_server, service):
+    for article in list(service.index.corpus.articles.values())[:8]:
+        for name in archive.FIELDS:
+            reply = requests.get(f"{api_server}/api/citations/{article.id}-{name}", timeout=10)
+            field = archive.field(article, name, service.index.corpus.pages[article.page])
+            if field is None:
+                assert reply.status_code == 404 and reply.json()["error"]["code"] == "not_found"
+                continue
+            body = reply.json()
+            raw = service.index.corpus.pages[article.page]
+            assert body["span"]["raw"] == raw[body["span"]["start"] : body["span"]["end"]]
+            assert normalise(body["span"]["raw"]) == body["span"]["text"] == field.text
+            assert body["article"]["id"] == article.id and body["passage"]["id"].startswith(article.id + "-c")
+
+
+def test_list_answers_are_every_matching_article_each_cited(api_server, service):
+    body = requests.post(api_server + "/api/ask", json={"question": "冉红政写了哪些报道？"}, timeout=60).json()
+    assert body["kind"] == "list"
+    want = {a.id for a in service.index.corpus.articles.values() if "冉红政" in a.reporters + a.correspondents}
+    assert want and {item["article"]["id"] for item in body["answer"]["items"]} == want
+    for item in body["answer"]["items"]:
+        raw = service.index.corpus.pages[item["article"]["page"]]
+        assert normalise(raw[item["span"]["start"] : item["span"]["end"]]) == item["title"]
+        assert item["citation"] == item["article"]["id"] + "-headline"
+
+
+def test_overview_lists_the_whole_archive_or_the_filtered_page(service):
+    everything = service.ask("这期报纸讲了哪些事？")["answer"]["items"]
+    assert [i["article"]["id"] for i in everything] == list(service.index.corpus.articles)
+    page = "002_d1b9c29a276e9447.txt"
+    reply = service.ask("这一版有哪些报道？", filters=parse_filters({"page": page}))
+    assert {i["article"]["page"] for i in reply["answer"]["items"]} == {page}
+
+
+def test_an_unknown_topic_is_refused_not_listed(service):
+    reply = service.ask("有哪些关于火星探测的报道？")
+    assert reply["kind"] == "list" and reply["answer"] is None and reply["message"]
+
+
+def test_a_byline_question_about_an_absent_article_is_refused(service):
+    reply = service.ask("上海迪士尼乐园开园的报道是谁写的？")
+    assert reply["kind"] == "byline" and reply["answer"] is None
+
+
+def test_chat_follow_up_asks_about_the_previous_answers_article(service):
+    chat = Chat(service)
+    first = chat.reply([{"role": "user", "content": "宣传活动一共制作了多少面展板？"}])
+    article = first["answer"]["citation"].rsplit("-c", 1)[0]
+    messages = [{"role": "user", "content": "宣传活动一共制作了多少面展板？"},
+                {"role": "assistant", "content": first["reply"]},
+                {"role": "user", "content": "这篇报道是谁写的？"}]
+    reply = chat.reply(messages)
+    assert reply["kind"] == "byline" and reply["answer"]["article"]["id"] == article
+    assert "柴琳琳" in reply["reply"]
+
+
+# The goal is every question; the floor is what was measured (46/47: one page question's retrieval picks a
+# sibling article of the same page, so the page is right and the headline cited is not). BENCHMARKS.md.
+ARCHIVE_FLOOR = 46
+
+
+def test_the_archive_eval_set_is_answered_with_the_right_citations(service):
+    """tests/fixtures/archive_qa.jsonl: answer, citation and complete lists right, at least the measured floor."""
+    results = evaluate(service, ARCHIVE_SET)
+    assert sum(r["right"] for r in results) >= ARCHIVE_FLOOR, archive_summary(results)
+    assert all(r["right"] for r in results if r["kind"] in ("byline", "list")), archive_summary(results)
