@@ -29,17 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from retrieval import load_corpus  # noqa: E402
 
-from qa.answer import WINDOW_CHARS, Answerer  # noqa: E402
+from qa.answers.answer import WINDOW_CHARS, Answerer  # noqa: E402
+from qa.answers.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
 from qa.config import Config  # noqa: E402
-from qa.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
-from qa.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.documents import Hit  # noqa: E402
-from qa.index import Index  # noqa: E402
-from qa.model import ensure_model  # noqa: E402
-from qa.reader import READER_WEIGHTS, load_reader  # noqa: E402
-from qa.retrieve import Retriever  # noqa: E402
-from qa.tokenize import Tokenizer  # noqa: E402
-from qa.train_reader import calibration_half  # noqa: E402
+from qa.ingest.documents import Hit  # noqa: E402
+from qa.language.tokenize import Tokenizer  # noqa: E402
+from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
+from qa.models.model import ensure_model  # noqa: E402
+from qa.models.reader import READER_WEIGHTS, load_reader  # noqa: E402
+from qa.models.train_reader import calibration_half  # noqa: E402
+from qa.search.retrieve import Retriever  # noqa: E402
+from qa.storage.embedded import index_corpus  # noqa: E402
 
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0001)
 
@@ -96,7 +96,7 @@ class Bench:
                                config.query_threads)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads, int8, weights)
         self.corpus = corpus or load_corpus(folder, config)
-        self.index = Index.build(self.corpus, self.encoder, self.tokenizer, progress=True,
+        self.index = index_corpus(self.corpus, self.encoder, self.tokenizer, progress=True,
                                  cache=EmbeddingCache(config.cache_dir / "embeddings", self.encoder.fingerprint))
         self.retriever = Retriever(self.index, self.encoder, self.tokenizer, config)
         self.answerer = Answerer(self.tokenizer, self.corpus.headline, self.reader, calibration, window_chars)

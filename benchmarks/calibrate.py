@@ -1,8 +1,8 @@
-"""Fit the answer's calibrated models and choose their thresholds (writes qa/weights/confidence.json).
+"""Fit the answer's calibrated models and choose their thresholds (writes qa/answers/weights/confidence.json).
 
-Usage: python benchmarks/calibrate.py [--bench ../shared/bench] [--out qa/weights/confidence.json]
+Usage: python benchmarks/calibrate.py [--bench ../shared/bench] [--out qa/answers/weights/confidence.json]
 
-Data: the CMRC 2018 trial documents that the reader never trained on (qa.train_reader.calibration_half),
+Data: the CMRC 2018 trial documents that the reader never trained on (qa.models.train_reader.calibration_half),
 indexed and asked through the served path. For a random half of their questions the sentences holding the
 answer are cut out of the indexed text: the archive still has the topic but no longer says the fact (the
 label of such a question is what its shown sentence really holds). Never CMRC 2018 dev, never seed questions.
@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answers import Bench, f1, holds  # noqa: E402
 from retrieval import corpus_of  # noqa: E402
 
+from qa.answers.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
 from qa.config import Config  # noqa: E402
-from qa.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
-from qa.reader import READER_WEIGHTS  # noqa: E402
-from qa.train_reader import calibration_half, sentences  # noqa: E402
+from qa.models.reader import READER_WEIGHTS  # noqa: E402
+from qa.models.train_reader import calibration_half, sentences  # noqa: E402
 
 CONFIDENT_PRECISION = 0.88  # a margin over the product goal (85 % of confident short answers right)
 FOLDS = 5

@@ -1,7 +1,7 @@
 """Fit the confidence of record answers (byline, date, page): the probability that the top passage's article is
-the one the question is about (writes qa/weights/article.json).
+the one the question is about (writes qa/answers/weights/article.json).
 
-Usage: python benchmarks/calibrate_article.py [--bench ../shared/bench] [--out qa/weights/article.json]
+Usage: python benchmarks/calibrate_article.py [--bench ../shared/bench] [--out qa/answers/weights/article.json]
 
 Data: every CMRC 2018 trial question, asked through the served retrieval (no reader: retrieval alone picks a
 record answer's article), over an archive from which half the documents (by a hash of their id) are left out,
@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from retrieval import corpus_of  # noqa: E402
 
+from qa.answers.confidence import ARTICLE_FEATURES, ARTICLE_FILE, FORMAT_VERSION, Logistic, article_features  # noqa: E402
 from qa.config import Config  # noqa: E402
-from qa.confidence import ARTICLE_FEATURES, ARTICLE_FILE, FORMAT_VERSION, Logistic, article_features  # noqa: E402
-from qa.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.index import Index  # noqa: E402
-from qa.model import ensure_model  # noqa: E402
-from qa.retrieve import Retriever  # noqa: E402
-from qa.tokenize import Tokenizer  # noqa: E402
+from qa.language.tokenize import Tokenizer  # noqa: E402
+from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
+from qa.models.model import ensure_model  # noqa: E402
+from qa.search.retrieve import Retriever  # noqa: E402
+from qa.storage.embedded import index_corpus  # noqa: E402
 
 FOLDS = 5
 REFUSE_BELOW = Config().refuse_below  # the served default, which refuses a record answer below it too
@@ -42,7 +42,7 @@ def collect(folder: Path, config: Config, encoder: Encoder, tokenizer: Tokenizer
     """(features, labels) of every question of a set folder."""
     docs = [d for d in map(json.loads, (folder / "corpus.jsonl").open(encoding="utf-8")) if not left_out(str(d["id"]))]
     questions = [json.loads(line) for line in (folder / "questions.jsonl").open(encoding="utf-8")]
-    index = Index.build(corpus_of(docs, config), encoder, tokenizer, progress=True,
+    index = index_corpus(corpus_of(docs, config), encoder, tokenizer, progress=True,
                         cache=EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint))
     retriever = Retriever(index, encoder, tokenizer, config)
     rows, labels = [], []

@@ -180,7 +180,7 @@ def run(args, store: dict[str, str]) -> None:
         if not args.no_build:
             build_times(store)
         from qa.config import Config
-        from qa.index import stale_reason
+        from qa.storage.embedded import stale_reason
 
         if store or stale_reason(Config.from_env()):
             build(store)

@@ -3,9 +3,9 @@
 Usage: python benchmarks/milvus_bm25.py DATASET_DIR [--limit N]
 
 DATASET_DIR is laid out as for benchmarks/retrieval.py. The chunks' Chunk.indexed_text(headline) is indexed three ways:
-  bm25s                 qa.sparse.BM25Index over Tokenizer() tokens (the embedded store)
+  bm25s                 qa.storage.sparse.BM25Index over Tokenizer() tokens (the embedded store)
   milvus-client-sparse  a SPARSE_FLOAT_VECTOR field holding BM25 weights from the same tokens, computed as the Milvus
-                        store computes them (qa.milvus.term_weights, token_id), metric IP
+                        store computes them (qa.storage.milvus.terms.term_weights, token_id), metric IP
   milvus-bm25-function  a VARCHAR field with milvus-lite's jieba analyzer (our stopwords and punctuation as its stop
                         filter) and a BM25 Function, searched with the question text; documents and questions both
                         go through Tokenizer().prepare (NFKC, traditional -> simplified, lower case) first
@@ -35,11 +35,11 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient  # noqa: E40
 from retrieval import evaluate, load_corpus  # noqa: E402
 
 from qa.config import Config  # noqa: E402
-from qa.documents import Chunk, Hit  # noqa: E402
-from qa.fusion import top_k  # noqa: E402
-from qa.milvus import term_weights, token_id  # noqa: E402
-from qa.sparse import BM25Index  # noqa: E402
-from qa.tokenize import Tokenizer  # noqa: E402
+from qa.ingest.documents import Chunk, Hit  # noqa: E402
+from qa.language.tokenize import Tokenizer  # noqa: E402
+from qa.storage.milvus.terms import term_weights, token_id  # noqa: E402
+from qa.storage.sparse import BM25Index  # noqa: E402
+from qa.storage.store import top_k  # noqa: E402
 
 K = 5
 BATCH = 1000
@@ -59,7 +59,7 @@ def insert(client: MilvusClient, name: str, rows: list[dict]) -> float:
 
 def client_sparse(client: MilvusClient, bm25: BM25Index, tokenizer: Tokenizer, tokens: list[list[str]],
                   chunks: list[Chunk]) -> Search:
-    """The Milvus store's own keyword half (qa.milvus): each passage's term-frequency part under a hashed
+    """The Milvus store's own keyword half (qa.storage.milvus): each passage's term-frequency part under a hashed
     token dimension, a query vector of IDF x count, scored by IP (= bm25s's lucene score)."""
     started = time.perf_counter()
     avgdl = sum(map(len, tokens)) / len(tokens)

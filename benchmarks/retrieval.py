@@ -22,15 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.chunk import chunk_article  # noqa: E402
-from qa.config import STORES, Config  # noqa: E402
-from qa.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.documents import Article  # noqa: E402
-from qa.index import Corpus, Index  # noqa: E402
-from qa.model import ensure_model  # noqa: E402
-from qa.normalize import normalise  # noqa: E402
-from qa.retrieve import Retriever  # noqa: E402
-from qa.tokenize import Tokenizer  # noqa: E402
+from qa.config import Config  # noqa: E402
+from qa.ingest.chunk import chunk_article  # noqa: E402
+from qa.ingest.documents import Article  # noqa: E402
+from qa.ingest.normalize import normalise  # noqa: E402
+from qa.language.tokenize import Tokenizer  # noqa: E402
+from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
+from qa.models.model import ensure_model  # noqa: E402
+from qa.search.retrieve import Retriever  # noqa: E402
+from qa.storage import STORES  # noqa: E402
+from qa.storage.embedded import index_corpus  # noqa: E402
+from qa.storage.index import Corpus  # noqa: E402
 
 
 def load_corpus(folder: Path, config: Config) -> Corpus:
@@ -86,7 +88,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="a seeded random sample of this many questions")
     parser.add_argument("--dump", type=Path, help="write the hybrid's candidate features per question (for tuning)")
     parser.add_argument("--only", choices=["bm25", "dense", "hybrid"], action="append")
-    parser.add_argument("--store", choices=STORES, default="embedded")
+    parser.add_argument("--store", choices=list(STORES), default="embedded")
     parser.add_argument("--milvus-uri", help="a Milvus server's http://host:port (default: Milvus Lite in a temporary folder)")
     args = parser.parse_args()
 
@@ -104,11 +106,11 @@ def run(args, config: Config) -> None:
     corpus = load_corpus(args.dataset, config)
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
     if config.store == "milvus":
-        from qa.milvus import Collections
+        from qa.storage.milvus.collections import Collections
 
         index = Collections(config).build(corpus, encoder, tokenizer, cache, progress=True, manifest={})
     else:
-        index = Index.build(corpus, encoder, tokenizer, cache=cache, progress=True)
+        index = index_corpus(corpus, encoder, tokenizer, cache=cache, progress=True)
     retriever = Retriever(index, encoder, tokenizer, config)
     print(f"# {args.dataset.name} ({config.store} store): {len(corpus.articles)} docs, {len(corpus.chunks)} chunks, "
           f"index built in {time.perf_counter() - started:.1f} s", flush=True)

@@ -50,15 +50,15 @@ from bm25s.tokenization import Tokenized  # noqa: E402
 from latency import DEFAULT_QUESTIONS, ask, one_client, percentile, rss_mb, start_server, stop_server, timed  # noqa: E402
 from retrieval import load_corpus  # noqa: E402
 
-from qa.ann import BACKENDS, for_size  # noqa: E402
 from qa.config import ROOT, Config  # noqa: E402
-from qa.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.fusion import top_k  # noqa: E402
-from qa.index import Index, build_index, seed_checksums, settings_of  # noqa: E402
-from qa.model import ensure_model  # noqa: E402
-from qa.sparse import BM25Index  # noqa: E402
-from qa.store import EmbeddedStore  # noqa: E402
-from qa.tokenize import Tokenizer  # noqa: E402
+from qa.language.tokenize import Tokenizer  # noqa: E402
+from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
+from qa.models.model import ensure_model  # noqa: E402
+from qa.storage.ann import BACKENDS, for_size  # noqa: E402
+from qa.storage.embedded import EmbeddedStore, build_index, load_index, save_index  # noqa: E402
+from qa.storage.index import Index, seed_checksums, settings_of  # noqa: E402
+from qa.storage.sparse import BM25Index  # noqa: E402
+from qa.storage.store import top_k  # noqa: E402
 
 CMRC = ROOT.parent / "shared" / "bench" / "cmrc2018_dev"
 NOISE, PULL, REPLACE = 0.02, 0.3, 0.15
@@ -127,7 +127,7 @@ class _Lists:
 
 
 def bm25_figures(docs: list[np.ndarray], vocab: int, queries: list[list[int]]) -> dict:
-    """The same bm25s scoring as qa.sparse.BM25Index (k1 1.2, b 0.75), over token ids."""
+    """The same bm25s scoring as qa.storage.sparse.BM25Index (k1 1.2, b 0.75), over token ids."""
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
     started = time.perf_counter()
     bm25.index(Tokenized(ids=_Lists(docs), vocab={str(i): i for i in range(vocab)}), show_progress=False)
@@ -217,12 +217,12 @@ def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tok
     ann = for_size(len(chunks), config.ann_exact_below)
     ann.build(synthetic_vectors(seed.store.ann.vectors(np.arange(seed.store.ann.size)), len(chunks), rng))
     served = dataclasses.replace(config, seeds_dir=seeds, index_dir=folder / "index")
-    from qa.index import Corpus
+    from qa.storage.index import Corpus
 
     index = Index(Corpus(pages, articles, chunks), EmbeddedStore(bm25, ann), types, seed.manifest | {
         "counts": {"pages": len(pages), "articles": len(articles), "chunks": len(chunks)},
         "settings": settings_of(served), "seeds": seed_checksums(seeds)})
-    index.save(served.index_dir)
+    save_index(index, served.index_dir)
     return served
 
 
@@ -246,7 +246,7 @@ def end_to_end(sizes: list[int], config: Config, encoder: Encoder) -> list[dict]
             try:
                 times = one_client(url, questions, 2)
                 kind = json.loads((served.index_dir / "ann" / "ann.json").read_text())["kind"]
-                row = {"size": Index.load(served.index_dir).store.size, "ann": kind, "index_made_s": made,
+                row = {"size": load_index(served.index_dir).store.size, "ann": kind, "index_made_s": made,
                        "start_s": ready, "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95),
                        "rss_mb": rss_mb(process.pid)}
                 session = requests.Session()

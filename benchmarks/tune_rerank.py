@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from qa.rerank import FEATURES, WEIGHTS  # noqa: E402
+from qa.search.rerank import FEATURES, WEIGHTS  # noqa: E402
 
 
 def load(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:

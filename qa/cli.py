@@ -10,7 +10,7 @@ from pathlib import Path
 
 from qa.config import Config
 from qa.errors import QAError
-from qa.filters import FIELDS as FILTERS
+from qa.storage.filters import FIELDS as FILTERS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         ask.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=name.split("_")[0].upper(),
                          help=f"filter: {name} (as /api/ask's filters take it)")
     commands.add_parser("eval", help="quality on QA, dialogue and archive-question sets (python -m qa eval -h)")
-    train = commands.add_parser("train-reader", help="fine-tune the reader on the public QA sets into qa/weights/ (long: run it in the background)")
+    train = commands.add_parser("train-reader", help="fine-tune the reader on the public QA sets into qa/models/weights/ (long: run it in the background)")
     train.add_argument("--bench", type=Path, default=Path("../shared/bench"), help="folder of the QA sets")
     train.add_argument("--out", type=Path, default=None, help="the parameters file (default: the shipped one)")
     train.add_argument("--epochs", type=int, default=2)
@@ -68,21 +68,21 @@ def _reported(command) -> int:
 
 
 def _model(config: Config, args) -> int:
-    from qa.model import ensure_model
+    from qa.models.model import ensure_model
 
     print(ensure_model(config, progress=True))
     return 0
 
 
 def _build(config: Config, args) -> int:
-    from qa.library import summary
+    from qa.storage.library import summary
 
     print(json.dumps(summary(_library(config).rebuild()), ensure_ascii=False))
     return 0
 
 
 def _add(config: Config, args) -> int:
-    from qa.library import read_files, summary
+    from qa.storage.library import read_files, summary
 
     pages = read_files(args.paths, config)  # every page checked before the model loads
     index, added = _library(config).put(pages, replace=args.replace)
@@ -92,7 +92,7 @@ def _add(config: Config, args) -> int:
 
 
 def _remove(config: Config, args) -> int:
-    from qa.library import summary
+    from qa.storage.library import summary
 
     index = _library(config).remove(args.names)
     print(json.dumps({"removed": args.names} | summary(index), ensure_ascii=False))
@@ -100,20 +100,21 @@ def _remove(config: Config, args) -> int:
 
 
 def _library(config: Config):
-    """The seeds folder and index of the config; the model loads only when a build starts (after the checks)."""
-    from qa.library import library_for
+    """The archive of the config's store; the model loads only when a build starts (after the checks)."""
+    from qa import storage
+
+    backend = storage.open(config)
 
     def build(changes):
-        from qa.dense import Encoder
-        from qa.index import build_index
-        from qa.model import ensure_model
-        from qa.tokenize import Tokenizer
+        from qa.language.tokenize import Tokenizer
+        from qa.models.dense import Encoder
+        from qa.models.model import ensure_model
 
         encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
                           config.query_threads)
-        return build_index(config, encoder, Tokenizer(), changes, progress=True)
+        return backend.build(config, encoder, Tokenizer(), changes, progress=True)
 
-    return library_for(config, build)
+    return backend.library(config, build, lambda _: None)
 
 
 def _ask(config: Config, args) -> int:
@@ -157,9 +158,9 @@ def render(reply: dict) -> str:
 def _train_reader(config: Config, args) -> int:
     import os
 
-    from qa.model import ensure_model
-    from qa.train_reader import run
-    from qa.reader import READER_WEIGHTS
+    from qa.models.model import ensure_model
+    from qa.models.reader import READER_WEIGHTS
+    from qa.models.train_reader import run
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     command = (f"python -m qa train-reader --epochs {args.epochs} --lr {args.lr} --batch {args.batch} --seed {args.seed}"

@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _RATE = r"\s*\d+\s*(?:/|per)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
 _RATE_LIMIT = re.compile(rf"{_RATE}(?:;{_RATE})*")
 _KEY = re.compile(r"[\x21-\x7e]{16,}")  # long enough not to be guessed; ASCII: the same bytes in any header
-STORES = ("embedded", "milvus")
-READER_PRECISIONS = ("float32", "int8")  # QA_STORE: qa.store.EmbeddedStore, qa.milvus.MilvusStore
+# QA_STORE: a store's name (qa.storage.STORES, checked when the store is opened) or a `module:attribute`.
+_STORE = re.compile(r"[a-z][a-z0-9_]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+READER_PRECISIONS = ("float32", "int8")
 MILVUS_SERVER_SCHEMES = ("http://", "https://", "tcp://")  # any other QA_MILVUS_URI is a Milvus Lite file
 # An origin as browsers send it: scheme, host, optional port; no path, no wildcard (flask-cors would take
 # `*`, `$`, `[`... as a regular expression).
@@ -56,7 +57,8 @@ class Config:
                                     "ones IVF (see BENCHMARKS.md, Scale).", "QA_ANN_EXACT_BELOW")
     store: str = _setting("embedded", "Where the index lives and is searched: `embedded` (bm25s and FAISS files in "
                           "QA_INDEX_DIR, in the server's process) or `milvus` (collections at QA_MILVUS_URI, shared "
-                          "by every API server).", "QA_STORE")
+                          "by every API server); or `module:attribute` naming another store's backend (qa/storage/backend.py).",
+                          "QA_STORE")
     milvus_uri: str = _setting("milvus.db", "With QA_STORE=milvus: a local path ending in `.db` (Milvus Lite in this "
                                "process; one process only; relative to the working folder) or the `http://host:port` "
                                "of a Milvus server or cluster.", "QA_MILVUS_URI")
@@ -115,8 +117,8 @@ class Config:
             problems.append("rate_limit must look like '120/minute' or '10/second;1000/day'")
         if self.reader_precision not in READER_PRECISIONS:
             problems.append(f"reader_precision must be one of {', '.join(READER_PRECISIONS)}")
-        if self.store not in STORES:
-            problems.append(f"store must be one of {', '.join(STORES)}")
+        if not _STORE.fullmatch(self.store):
+            problems.append("store must be a store's name (embedded, milvus) or a module:attribute")
         if not (self.milvus_uri.startswith(MILVUS_SERVER_SCHEMES) or self.milvus_uri.endswith(".db")):
             problems.append("milvus_uri must be a Milvus Lite path ending in .db or a server's http://host:port")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):

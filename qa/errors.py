@@ -109,3 +109,8 @@ class EmptyPage(UnreadablePage):
 
 class PageTooLarge(PayloadTooLarge):
     code = "page_too_large"
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """An id as quoted in an error message: repr, cut to a readable length."""
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")

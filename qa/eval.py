@@ -9,9 +9,9 @@ import logging
 import unicodedata
 from pathlib import Path
 
-from qa.archive import KINDS
-from qa.chat import Chat
+from qa.answers.archive import KINDS
 from qa.config import Config
+from qa.conversation import Chat
 from qa.service import QAService
 from qa.validate import parse_filters
 

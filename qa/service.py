@@ -7,21 +7,21 @@ import re
 import time
 from dataclasses import dataclass
 
-from qa import archive
-from qa.analysis import Question
-from qa.answer import Answer, Answerer, Span, raw_span
+from qa import storage
+from qa.answers import archive
+from qa.answers.answer import Answer, Answerer, Span, raw_span
+from qa.answers.confidence import Calibration, article_features, load_article_model
 from qa.config import Config
-from qa.confidence import Calibration, article_features, load_article_model
-from qa.dense import Encoder
-from qa.documents import Article, Chunk, Hit
-from qa.errors import NotFound
-from qa.filters import NO_MATCH, Filters
-from qa.index import Index, load_or_build, refuse_other_format
-from qa.model import ensure_model
-from qa.reader import Reader, load_reader
-from qa.retrieve import Retriever
-from qa.tokenize import Tokenizer
-from qa.validate import quoted
+from qa.errors import NotFound, quoted
+from qa.ingest.documents import Article, Chunk, Hit
+from qa.language.analysis import Question
+from qa.language.tokenize import Tokenizer
+from qa.models.dense import Encoder
+from qa.models.model import ensure_model
+from qa.models.reader import Reader, load_reader
+from qa.search.retrieve import Retriever
+from qa.storage.filters import NO_MATCH, Filters
+from qa.storage.index import Index
 
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the archive names that."
@@ -58,7 +58,7 @@ class Search:
     hits: list[Hit]
     timings: dict[str, float]  # milliseconds per stage
     started: float  # perf_counter() at the start of the request
-    kind: str = archive.FACT  # the answer kind the question asks for (qa.archive.KINDS)
+    kind: str = archive.FACT  # the answer kind the question asks for (qa.answers.archive.KINDS)
     filters: Filters = Filters()
     prefer_article: str | None = None  # the article a chat's previous answer came from
 
@@ -69,7 +69,8 @@ class QAService:
     def __init__(self, config: Config, progress: bool = True):
         started = time.perf_counter()
         self.config = config
-        refuse_other_format(config.index_dir)  # before the slow model load
+        self.backend = storage.open(config)
+        self.backend.check_early(config)  # before the slow model load
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
         self.topics = archive.Topics(self.tokenizer)
@@ -79,9 +80,9 @@ class QAService:
                                   int8=config.reader_precision == "int8")
         self.calibration = Calibration.load()
         self.article_model = load_article_model()
-        index = load_or_build(config, self.encoder, self.tokenizer, progress)
+        index = self.backend.load_or_build(config, self.encoder, self.tokenizer, progress)
         self._snapshot = self._snapshot_of(index)
-        self._follower = follower(config, index, self.encoder.fingerprint)
+        self._follower = self.backend.follower(config, index, self.encoder.fingerprint)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
 
@@ -316,7 +317,7 @@ class QAService:
         return {
             "ready": True,
             "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "skipped", "built_at",
-                                                   "build_seconds")} | {"store": self.config.store},
+                                                   "build_seconds")} | {"store": self.backend.name},
             "start_seconds": round(self.ready_seconds, 2),
         }
 
@@ -335,15 +336,6 @@ class QAService:
             "passages": chunks,
             "warnings": list(article.warnings),
         }
-
-
-def follower(config: Config, index: Index, fingerprint: str):
-    """What keeps a server on the newest index other processes write: only the shared Milvus store has one."""
-    if config.store != "milvus":
-        return None
-    from qa.milvus import Follower  # embedded serving never loads pymilvus
-
-    return Follower(config, index.store.client, fingerprint)
 
 
 def sentence_citation(chunk: Chunk, sentence_index: int) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from qa.errors import BadRequest
-from qa.filters import FIELDS as FILTERS
-from qa.filters import Day, Filters, compare
+from qa.errors import BadRequest, quoted
+from qa.storage.filters import FIELDS as FILTERS
+from qa.storage.filters import Day, Filters, compare
 
 MAX_QUESTION_CHARS = 1000
 MAX_FILTER_CHARS = 200
@@ -131,8 +131,3 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def quoted(text: str, limit: int = 80) -> str:
-    """An id as quoted in an error message: repr, cut to a readable length."""
-    return repr(text[:limit]) + ("…" if len(text) > limit else "")

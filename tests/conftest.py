@@ -163,7 +163,19 @@ def milvus_server_api(config, service, milvus_uri, tmp_path_factory) -> Iterator
         yield url
 
 
-STORES = {"embedded": "live_server", "milvus-lite": "milvus_lite_server", "milvus-server": "milvus_server_api"}
+@pytest.fixture(scope="session")
+def memory_server(config, service, tmp_path_factory) -> Iterator[str]:
+    """A real `server.py` on a store only the tests define (tests/memory_store.py, opened by its import path):
+    the store factory at work, with nothing in qa/ naming that store."""
+    folder = tmp_path_factory.mktemp("memory")
+    with running_server({"QA_STORE": "memory_store:BACKEND", "PYTHONPATH": str(Path(__file__).parent),
+                         "QA_SEEDS_DIR": str(config.seeds_dir), "QA_INDEX_DIR": str(folder / "index")},
+                        folder / "server.log") as url:
+        yield url
+
+
+STORES = {"embedded": "live_server", "milvus-lite": "milvus_lite_server", "milvus-server": "milvus_server_api",
+          "memory": "memory_server"}
 
 
 @pytest.fixture(scope="session", params=list(STORES))

@@ -8,10 +8,10 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.ann import ANN, BACKENDS, FaissFlat, FaissHNSW, FaissIVF, for_size
 from qa.config import Config
-from qa.dense import EmbeddingCache
-from qa.index import Index
+from qa.models.dense import EmbeddingCache
+from qa.storage.ann import ANN, BACKENDS, FaissFlat, FaissHNSW, FaissIVF, for_size
+from qa.storage.embedded import index_corpus, load_index, save_index
 
 
 def clustered(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
@@ -66,10 +66,10 @@ def test_a_build_over_the_threshold_serves_from_ivf(service, tmp_path):
     """The seeds indexed with the threshold below their size: an IVF index that finds every passage."""
     corpus, encoder = service.index.corpus, service.encoder
     cache = EmbeddingCache(service.config.cache_dir / "embeddings", encoder.fingerprint)
-    index = Index.build(corpus, encoder, service.tokenizer, cache=cache, progress=False, ann_exact_below=10)
+    index = index_corpus(corpus, encoder, service.tokenizer, cache=cache, progress=False, ann_exact_below=10)
     assert index.store.ann.kind == "faiss-ivf" and cache.last_encoded == 0
-    index.save(tmp_path / "index")
-    loaded = Index.load(tmp_path / "index")
+    save_index(index, tmp_path / "index")
+    loaded = load_index(tmp_path / "index")
     assert loaded.store.ann.kind == "faiss-ivf" and loaded.store.ann.size == len(corpus.chunks)
     vectors = loaded.store.ann.vectors(np.arange(loaded.store.ann.size))
     np.testing.assert_allclose(vectors, service.index.store.ann.vectors(np.arange(loaded.store.ann.size)), atol=1e-6)

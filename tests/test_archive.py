@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from qa import archive
-from qa.chat import Chat
+from qa.answers import archive
+from qa.conversation import Chat
 from qa.eval import archive_summary, evaluate, read_items
-from qa.normalize import normalise
+from qa.ingest.normalize import normalise
 from qa.validate import parse_filters
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from qa.auth import ADMIN, READ, Keys
 from qa.config import Config
+from qa.web.auth import ADMIN, READ, Keys
 
 QUESTION = {"question": "表彰大会由谁主持？", "top_k": 1}
 

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunk import chunk_article, split_sentences
-from qa.documents import Article, Chunk
-from qa.normalize import normalise
-from qa.parse import parse_page, read_page
+from qa.ingest.chunk import chunk_article, split_sentences
+from qa.ingest.documents import Article, Chunk
+from qa.ingest.normalize import normalise
+from qa.ingest.pages import read_page
+from qa.ingest.parse import parse_page
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 PAGES = [(p.name, read_page(p)) for p in SEEDS]

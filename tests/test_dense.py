@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from qa.config import ROOT
-from qa.dense import fingerprint
-from qa.export import ONNX_FILE, ONNX_FOLDER, QUERY_FILE, SOURCE_FILE
+from qa.models.dense import fingerprint
+from qa.models.export import ONNX_FILE, ONNX_FOLDER, QUERY_FILE, SOURCE_FILE
 
 TEXTS = [
     "宣传活动一共制作了多少面展板？",

@@ -12,8 +12,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.ann import EXACT_WITHIN, FaissFlat, FaissHNSW, FaissIVF
-from qa.filters import NO_MATCH, Day, Filters, people
+from qa.storage.ann import EXACT_WITHIN, FaissFlat, FaissHNSW, FaissIVF
+from qa.storage.filters import NO_MATCH, Day, Filters, people
 from qa.validate import parse_filters
 
 SEED_FILTERS = [

@@ -12,11 +12,12 @@ from dataclasses import replace
 
 import pytest
 
-from qa.ann import FaissFlat
 from qa.config import ROOT
-from qa.dense import EmbeddingCache
 from qa.errors import IndexMismatch, NotReady
-from qa.index import FORMAT_VERSION, Index, build_index, load_or_build, seed_checksums, stale_reason
+from qa.models.dense import EmbeddingCache
+from qa.storage.ann import FaissFlat
+from qa.storage.embedded import build_index, load_index, load_or_build, stale_reason
+from qa.storage.index import FORMAT_VERSION, seed_checksums
 
 
 def test_manifest_describes_the_index(config, service):
@@ -39,7 +40,7 @@ def test_rebuild_gives_the_same_ids_and_reuses_embeddings(config, service, tmp_p
     assert [c.id for c in index.corpus.chunks] == [c.id for c in service.index.corpus.chunks]
     assert list(index.corpus.articles) == list(service.index.corpus.articles)
     assert index.manifest["encoded_chunks"] == 0, "unchanged chunks come from the embedding cache"
-    loaded = Index.load(other.index_dir)
+    loaded = load_index(other.index_dir)
     assert [c.id for c in loaded.corpus.chunks] == [c.id for c in index.corpus.chunks]
     assert loaded.store.ann.size == len(loaded.corpus.chunks) == loaded.store.bm25.size
 
@@ -62,14 +63,14 @@ def test_index_of_another_format_is_refused(config, service, tmp_path):
     manifest["format_version"] = FORMAT_VERSION + 1
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match="format version"):
-        Index.load(copy)
+        load_index(copy)
     with pytest.raises(IndexMismatch, match="another format"):
         load_or_build(replace(config, index_dir=copy), service.encoder, service.tokenizer)
 
 
 def test_missing_index_is_reported(tmp_path):
     with pytest.raises(NotReady):
-        Index.load(tmp_path / "nothing")
+        load_index(tmp_path / "nothing")
 
 
 @pytest.fixture()
@@ -138,10 +139,10 @@ def test_load_or_build_builds_loads_and_rebuilds(config, service, tmp_path):
 def test_damaged_index_is_reported_and_rebuilt(index_copy, service):
     (index_copy.index_dir / "chunks.jsonl").unlink()
     with pytest.raises(IndexMismatch, match="damaged") as caught:
-        Index.load(index_copy.index_dir)
+        load_index(index_copy.index_dir)
     assert caught.value.code == "index_damaged"
     index = load_or_build(index_copy, service.encoder, service.tokenizer, progress=False)
-    assert Index.load(index_copy.index_dir).manifest["counts"] == index.manifest["counts"]
+    assert load_index(index_copy.index_dir).manifest["counts"] == index.manifest["counts"]
 
 
 def test_unreadable_manifest_is_rebuilt(index_copy, service):
@@ -219,7 +220,7 @@ def test_a_changed_page_embeds_only_its_changed_passages(config, service, tmp_pa
 
 def test_bm25_of_pages_without_words_is_a_clear_error():
     from qa.errors import EmptyPage
-    from qa.sparse import BM25Index
+    from qa.storage.sparse import BM25Index
 
     with pytest.raises(EmptyPage):
         BM25Index().build([[], []])

@@ -19,8 +19,10 @@ from conftest import milvus_settings, running_server
 from qa.config import ROOT
 from qa.errors import IndexMismatch, StoreUnavailable
 from qa.eval import read_items
-from qa.milvus import NO_WORDS, REFRESH_SECONDS, Collections, Follower, _record, build, term_weights, token_id
 from qa.service import QAService
+from qa.storage.milvus.backend import REFRESH_SECONDS, Follower, build
+from qa.storage.milvus.collections import Collections, _record
+from qa.storage.milvus.terms import NO_WORDS, term_weights, token_id
 
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
 PAGE = (ROOT / "tests" / "fixtures" / "update_page.txt").read_bytes()

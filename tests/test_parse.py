@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa import byline
 from qa.errors import UnreadablePage
-from qa.normalize import normalise
-from qa.parse import parse_page, read_page
+from qa.ingest import byline
+from qa.ingest.normalize import normalise
+from qa.ingest.pages import read_page
+from qa.ingest.parse import parse_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))

@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from qa import analysis
-from qa.answer import Answerer, window
-from qa.documents import Chunk, Hit
-from qa.normalize import normalise_with_map
+from qa.answers.answer import Answerer, window
+from qa.ingest.documents import Chunk, Hit
+from qa.ingest.normalize import normalise_with_map
+from qa.language import analysis
 
 # Made up for these tests (no evaluation set holds them): (question, passage, answer).
 FACTS = [
@@ -27,7 +27,7 @@ FACTS = [
 
 def training_examples(n: int):
     """`n` examples of the FACTS' kind, the numbers and names varied, and some without an answer."""
-    from qa.train_reader import Example
+    from qa.models.train_reader import Example
 
     rng = random.Random(0)
     names = ["王建国", "李秀兰", "张卫东", "赵红梅", "陈志强"]
@@ -54,8 +54,8 @@ def test_training_lowers_the_loss_and_the_file_round_trips(model_path, tmp_path)
     import torch
     from tokenizers import Tokenizer
 
-    from qa.reader_net import base_lower, base_upper, load_upper
-    from qa.train_reader import prepare, save, train
+    from qa.models.reader_net import base_lower, base_upper, load_upper
+    from qa.models.train_reader import prepare, save, train
 
     tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
     prepared = prepare(training_examples(48), tokenizer, base_lower(model_path, 2), progress=False)
@@ -77,10 +77,10 @@ def test_training_lowers_the_loss_and_the_file_round_trips(model_path, tmp_path)
 def test_onnx_reader_computes_what_torch_does(service, model_path):
     import torch
 
-    from qa.export import READER_FILE
-    from qa.reader import READER_WEIGHTS, Reader, batch_arrays, encode
-    from qa.reader_net import Reader as Net
-    from qa.reader_net import base_lower, load_upper
+    from qa.models.export import READER_FILE
+    from qa.models.reader import READER_WEIGHTS, Reader, batch_arrays, encode
+    from qa.models.reader_net import Reader as Net
+    from qa.models.reader_net import base_lower, load_upper
 
     upper, lower_layers = load_upper(READER_WEIGHTS)
     net = Net(base_lower(model_path, lower_layers), upper).eval()
@@ -145,7 +145,7 @@ def test_window_grows_around_the_best_sentence():
 def test_shipped_reader_file_and_its_card():
     import hashlib
 
-    from qa.reader import READER_WEIGHTS
+    from qa.models.reader import READER_WEIGHTS
 
     card = json.loads(READER_WEIGHTS.with_suffix(".json").read_text(encoding="utf-8"))
     assert card["sha256"] == hashlib.sha256(READER_WEIGHTS.read_bytes()).hexdigest()
@@ -154,7 +154,7 @@ def test_shipped_reader_file_and_its_card():
 
 
 def test_a_calibration_for_other_features_is_refused(tmp_path):
-    from qa.confidence import CALIBRATION_FILE, Calibration
+    from qa.answers.confidence import CALIBRATION_FILE, Calibration
     from qa.errors import ModelError
 
     data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))

@@ -20,9 +20,9 @@ import requests
 
 from qa.config import ROOT
 from qa.errors import Conflict, InvalidPageName, NotFound, PageTooLarge, UnreadablePage
-from qa.index import Index, build_index, load_or_build, recover_interrupted_swap, stale_reason
-from qa.library import Library, read_files
-from qa.normalize import normalise
+from qa.ingest.normalize import normalise
+from qa.storage.embedded import build_index, load_index, load_or_build, recover_interrupted_swap, stale_reason
+from qa.storage.library import Library, read_files
 
 PAGE_PATH = ROOT / "tests" / "fixtures" / "update_page.txt"
 PAGE = PAGE_PATH.read_bytes()
@@ -245,14 +245,14 @@ KILL_POINTS = {
 # The test hook: patches the child's functions to stop the process at the named point, then runs the CLI.
 HOOK = """
 import os, pathlib, signal, sys
-import qa.index, qa.library
+import qa.storage.embedded, qa.storage.library
 point, stop = sys.argv[1], lambda: os.kill(os.getpid(), signal.SIGSTOP)
 if point == "page":  # the temporary file written and synced, not yet renamed over the page
     replace = os.replace
     os.replace = lambda src, dst: (str(src).endswith(".part") and stop(), replace(src, dst))
 if point == "chunks":  # pages.jsonl and articles.jsonl of the new index written, not the passages
-    write = qa.index._write_jsonl
-    qa.index._write_jsonl = lambda path, rows: (path.name == "chunks.jsonl" and stop(), write(path, rows))
+    write = qa.storage.embedded._write_jsonl
+    qa.storage.embedded._write_jsonl = lambda path, rows: (path.name == "chunks.jsonl" and stop(), write(path, rows))
 if point == "swap":  # the serving index renamed away, the new one not yet renamed into place
     rename = pathlib.Path.rename
     def renamed(self, target):
@@ -298,7 +298,7 @@ def run_until_killed(archive, how, what, log_path: Path, seconds: float = 300) -
 
 
 def test_builds_killed_at_any_point_lose_nothing(archive, service, tmp_path):
-    original = Index.load(archive.index_dir).manifest["counts"]["pages"]
+    original = load_index(archive.index_dir).manifest["counts"]["pages"]
     page = archive.seeds_dir / PAGE_PATH.name
     for point, (how, what) in KILL_POINTS.items():
         assert run_until_killed(archive, how, what, tmp_path / "add.log"), f"{point}: finished before the kill"
@@ -306,7 +306,7 @@ def test_builds_killed_at_any_point_lose_nothing(archive, service, tmp_path):
         # renamed into place) loads; the next start rebuilds when the page got in but the index has not.
         assert not page.exists() or page.read_bytes() == PAGE, point
         recover_interrupted_swap(archive.index_dir)  # what every start does first
-        assert Index.load(archive.index_dir).manifest["counts"]["pages"] in (original, original + 1), point
+        assert load_index(archive.index_dir).manifest["counts"]["pages"] in (original, original + 1), point
         index = load_or_build(archive, service.encoder, service.tokenizer, progress=False)
         assert index.manifest["counts"]["pages"] == original + page.exists(), point
         print(f"\nkill test: killed at {point!r} ({how}); the page {'was' if page.exists() else 'was not'} kept")
@@ -314,7 +314,7 @@ def test_builds_killed_at_any_point_lose_nothing(archive, service, tmp_path):
     done = run_qa(archive, "add", str(PAGE_PATH))  # the next build, after all those kills, succeeds
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["added"] == [PAGE_PATH.name]
-    assert stale_reason(archive) is None and PAGE_PATH.name in Index.load(archive.index_dir).corpus.pages
+    assert stale_reason(archive) is None and PAGE_PATH.name in load_index(archive.index_dir).corpus.pages
     leftovers = [p.name for p in [*archive.index_dir.parent.iterdir(), *archive.seeds_dir.iterdir()]
                  if p.name.startswith(".") and p.name != ".index.lock"]
     assert leftovers == []

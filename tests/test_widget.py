@@ -18,7 +18,7 @@ from chromium import launch
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from qa.config import Config
-from qa.normalize import normalise
+from qa.ingest.normalize import normalise
 from qa.web import create_app
 
 QUESTION = "莲湖街道拆除了多少平方米的棚亭杂屋？"

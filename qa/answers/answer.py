@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa import analysis
-from qa.confidence import FEATURES, Calibration
-from qa.documents import Chunk, Hit
-from qa.normalize import normalise_with_map
-from qa.qtype import type_spans
-from qa.reader import Reader, SpanScore
-from qa.tokenize import Tokenizer
+from qa.answers.confidence import FEATURES, Calibration
+from qa.ingest.documents import Chunk, Hit
+from qa.ingest.normalize import normalise_with_map
+from qa.language import analysis
+from qa.language.qtype import type_spans
+from qa.language.tokenize import Tokenizer
+from qa.models.reader import Reader, SpanScore
 
 READ_DEPTH = 3  # re-ranked passages the reader reads, in one batch
 WINDOW_CHARS = 160  # a window: the passage's best sentence and its neighbours up to this many characters
@@ -110,7 +110,7 @@ class Answerer:
 
     def features(self, q: analysis.Question, c: Candidate, top: Hit, best_score: float, context: str,
                  typed: list[tuple[int, int]]) -> dict[str, float]:
-        """The FEATURES of one candidate span (qa.confidence); `context` and `typed` are its passage's facts."""
+        """The FEATURES of one candidate span (qa.answers.confidence); `context` and `typed` are its passage's facts."""
         text = c.hit.chunk.text[c.start : c.end]
         total = sum(w for _, w in q.words) or 1.0
         missing = [w for word, w in q.words if word not in context]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.documents import Article
-from qa.normalize import normalise
-from qa.tokenize import Tokenizer
+from qa.ingest.documents import Article
+from qa.ingest.normalize import normalise
+from qa.language.tokenize import Tokenizer
 
 FACT, BYLINE, DATE, PAGE, LIST = "fact", "byline", "date", "page", "list"
 KINDS = (FACT, BYLINE, DATE, PAGE, LIST)

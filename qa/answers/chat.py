@@ -1,4 +1,5 @@
-"""Multi-turn chat without an LLM: follow-ups rewritten into standalone questions, replies with [n] markers."""
+"""Multi-turn chat without an LLM: follow-ups rewritten into standalone questions, replies with [n] markers
+(the conversation over the service: qa/conversation.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qa.filters import Filters
-from qa.index import Index
-from qa.retrieve import PREFER_BONUS
-from qa.service import REFUSAL, QAService, Search, Snapshot
-from qa.tokenize import Tokenizer
+from qa.language.tokenize import Tokenizer
 
 # Words that open a follow-up ("那…", "还有…") or point back at something named before ("他", "该", "这次").
 _OPENER = re.compile(r"^(?:那么|那(?![里儿个些次位天样])|还有|另外|再问一下|再问|那请问)[,，、:：\s]*")
@@ -36,8 +33,6 @@ _PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
 _NAME_FLAGS = _PERSON_FLAGS | {"ns"}  # jieba's tags for names ("nt" is mostly generic: "党组织", "党工委")
 _NOUN_FLAGS = frozenset({"n", "ng", "nl", "nz", "j", "vn", "an", "x"}) | _NAME_FLAGS  # "x": quotes inside a topic
 _QUOTES = "“”\"'‘’《》「」"
-_MARKER = re.compile(r"\[\d{1,3}\]")  # "[1]" citation markers of a reply
-_CLAUSE_END = re.compile(r"(?<=[，。；！？\n])")  # a reply is streamed clause by clause
 
 
 @dataclass(frozen=True)
@@ -196,73 +191,3 @@ def _cited_passage(answer: dict, passages: list[dict]) -> int | None:
     if answer["kind"] == "fact":
         return next((n for n, p in enumerate(passages, 1) if answer["citation"].startswith(p["citation"] + "-s")), None)
     return next((n for n, p in enumerate(passages, 1) if p["article"]["id"] == answer["article"]["id"]), None)
-
-
-class Chat:
-    """Answers the last user turn of a conversation; the earlier turns are its context (stateless)."""
-
-    def __init__(self, service: QAService):
-        self.service = service
-        self._rewriter: tuple[object, Rewriter] | None = None  # (the index it knows the names of, the rewriter)
-
-    def rewriter(self, index: Index) -> Rewriter:
-        """A rewriter that knows the names the parser found in the index's articles (made once per index)."""
-        if self._rewriter is None or self._rewriter[0] is not index:
-            articles = index.corpus.articles.values()
-            names = {n for a in articles for n in (*a.reporters, *a.correspondents, a.kicker or "") if len(n) >= 2}
-            self._rewriter = (index, Rewriter(self.service.tokenizer, frozenset(names)))
-        return self._rewriter[1]
-
-    def understand(self, messages: list[dict], snapshot: Snapshot) -> tuple[Rewrite, str | None]:
-        """The last question made standalone, and the article the previous answer came from."""
-        turns = list(user_turns(messages))
-        rewriter = self.rewriter(snapshot.index)
-        previous = previous_answer = None
-        for question, reply in turns[:-1]:
-            previous = rewriter.rewrite(question, previous, previous_answer).standalone
-            previous_answer = reply
-        rewrite = rewriter.rewrite(turns[-1][0], previous, previous_answer)
-        return rewrite, self._source_article(snapshot, previous_answer, previous) if rewrite.follow_up else None
-
-    @staticmethod
-    def _source_article(snapshot: Snapshot, reply: str | None, question: str | None) -> str | None:
-        """The article whose passage best matches the previous reply (it quotes its sentence), or the
-        previous question when the client sent no reply or the reply was a refusal."""
-        text = question if not reply or reply.startswith(REFUSAL) else _MARKER.sub("", reply.split("\n\n相关报道")[0])
-        hits = snapshot.retriever.bm25(text, 1)
-        return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
-
-    def search(self, messages: list[dict], top_k: int, filters: Filters = Filters()) -> tuple[Rewrite, Search]:
-        """Search the standalone question. A question that only lacks names (no pointer, no "那…") may
-        stand alone after all: it is searched as asked too, and kept as asked when its best passage is
-        elsewhere and matches it better than the rewrite's best passage matches the rewrite."""
-        snapshot = self.service.snapshot  # read once: the whole request works on one index
-        rewrite, article = self.understand(messages, snapshot)
-        found = self.service.search(rewrite.standalone, top_k, article, snapshot, filters)
-        if rewrite.follow_up and not rewrite.explicit and found.hits:
-            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters)
-            best = alone.hits[0] if alone.hits else None
-            if best and best.chunk.article_id != article and best.score > found.hits[0].score - PREFER_BONUS:
-                return Rewrite(rewrite.question, rewrite.question, False, False), alone
-        return rewrite, found
-
-    def reply(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters()) -> dict:
-        """The whole reply at once: the /api/ask body plus `standalone_question` and the `reply` text."""
-        body = {}
-        for event, data in self.events(messages, top_k, filters):
-            body |= data if event != "answer" else {}
-        return body
-
-    def events(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters()) -> Iterator[tuple[str, dict]]:
-        """("passages", …) as soon as retrieval is done, then ("answer", {"delta"}) pieces of the reply
-        text, then ("done", the whole reply body)."""
-        rewrite, found = self.search(messages, top_k, filters)
-        passages = self.service.passages_json(found)
-        yield "passages", {"question": rewrite.question, "standalone_question": rewrite.standalone,
-                           "passages": passages}
-        body = self.service.answer(found, passages)
-        text = reply_text(body["answer"], passages, body.get("message", REFUSAL))
-        for piece in filter(None, _CLAUSE_END.split(text)):
-            yield "answer", {"delta": piece}
-        body |= {"question": rewrite.question, "standalone_question": rewrite.standalone, "reply": text}
-        yield "done", body

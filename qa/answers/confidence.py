@@ -13,7 +13,7 @@ FORMAT_VERSION = 1
 # Fitted by benchmarks/calibrate.py on CMRC 2018 trial documents the reader never trained on (never on CMRC
 # 2018 dev, nor on seed questions); see BENCHMARKS.md, "Answers".
 CALIBRATION_FILE = Path(__file__).resolve().parent / "weights" / "confidence.json"
-# One candidate span's features (qa.answer.Answerer.features); the two logistic models read them in this order.
+# One candidate span's features (qa.answers.answer.Answerer.features); the two logistic models read them in this order.
 FEATURES = (
     "span_score",  # the reader's start + end logit
     "span_vs_null",  # minus its window's no-answer score
@@ -31,7 +31,7 @@ FEATURES = (
 ARTICLE_FEATURES = (
     "score",  # the top passage's re-ranking score, / 100
     "article_gap",  # its margin over the best passage of another article, over its score (1 when none)
-    "cosine", "window", "chunk", "title",  # its re-ranking features (qa.rerank)
+    "cosine", "window", "chunk", "title",  # its re-ranking features (qa.search.rerank)
 )
 ARTICLE_FILE = CALIBRATION_FILE.with_name("article.json")
 

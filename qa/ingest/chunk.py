@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from qa.documents import Article, Chunk
-from qa.normalize import CLOSERS, TERMINATORS, Normalised, normalise_with_map, normaliser_for
+from qa.ingest.documents import Article, Chunk
+from qa.ingest.normalize import CLOSERS, TERMINATORS, Normalised, normalise_with_map, normaliser_for
 
 _PARAGRAPH = re.compile(r"[^\n\r\u2028\u2029]+")
 _TERMINATOR_RUN = re.compile("[" + re.escape("".join(sorted(TERMINATORS))) + "]+")

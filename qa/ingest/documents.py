@@ -10,7 +10,7 @@ class Article:
     """One article of a page, as parsed.
 
     `body_start`/`body_end` are offsets in the raw page file;
-    `body == normalise(raw[body_start:body_end])` (see `qa.normalize`). Every `*_span` is a pair of
+    `body == normalise(raw[body_start:body_end])` (see `qa.ingest.normalize`). Every `*_span` is a pair of
     raw offsets (a, b) with `normalise(raw[a:b])` equal to the text it locates.
     """
 

@@ -1,28 +1,28 @@
-"""Reading page files and splitting an OCR'd newspaper page into articles."""
+"""Splitting an OCR'd newspaper page into articles: line kinds, header runs, bodies, bylines and dates.
+
+Longer than 400 lines: the page is read as one pass over its lines and their units (header, body, byline,
+banner), and the rules that decide a header (leads, commas, headlines printed against their body) consult each
+other's units; reading pages (pages.py), dates (dates.py) and bylines (byline.py) are their own modules.
+"""
 
 from __future__ import annotations
 
-import codecs
-import datetime
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
-from qa import byline
-from qa.byline import Names
-from qa.documents import Article
-from qa.errors import UnreadablePage
-from qa.normalize import CLOSERS, LINE_BREAK, PARA_END, folder_for, normalise, normalise_with_map
+from qa.ingest import byline
+from qa.ingest.byline import Names
+from qa.ingest.dates import DATE, Date, dating, first_date
+from qa.ingest.documents import Article
+from qa.ingest.normalize import CLOSERS, LINE_BREAK, PARA_END, folder_for, normalise, normalise_with_map
 
 HEADLINE_MAX_CHARS = 48  # longer lines are text, not headlines
 MAX_HEADER_LINES = 4  # banner + section label + kicker + headline; more short lines in a row are text
 MAX_JOINED_LINES = 3  # kicker + headline (+ label) printed against a body without a blank line
 BANNER_MAX_CHARS = 60  # a page header or footer line: 郑州日报 2021年12月23日 星期四 第3版
-DAYS_AHEAD = 31  # a date printed without a year lies at most this long after its page's date (an announced event)
-MAX_BAD_SHARE = 0.02  # share of control/replacement characters above which a file is taken as binary
 
 # Line kinds; COMMA is a HEAD with commas in it (抓党建,促发展), a headline only where the context says so.
 BLANK, LEAD, BYLINE, BANNER, MARKER, HEAD, COMMA, TEXT = (
@@ -38,10 +38,6 @@ _SENTENCE_PUNCT = re.compile(r"[。!?;,！？；，]")
 _FINAL_PUNCT = re.compile(r"[。!?;！？；]")
 _COMMA = re.compile(r"[,，]")
 _PAIRS = (("“", "”"), ("(", ")"), ("《", "》"), ("「", "」"), ("『", "』"))
-# 12月21日, 2021年12月21日, 2021-12-21 (or . or /); OCR may leave spaces inside.
-_DATE = re.compile(r"(?<!\d)(?:(?P<year>\d{4})\s*年\s*)?(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日"
-                   r"|(?<!\d)(?P<nyear>\d{4})\s*(?P<sep>[-./])\s*(?P<nmonth>\d{1,2})\s*(?P=sep)\s*"
-                   r"(?P<nday>\d{1,2})(?!\d)")
 _WEEKDAY = re.compile(r"(?:星期|礼拜)[一二三四五六日天]|周[一二三四五六日]")
 _EDITION = re.compile(r"(?:^|\s)第\s*[\d一二三四五六七八九十]+\s*版(?:\s|$)")
 _EDITOR = re.compile(r"(?:^|\s)(?:责任编辑|责编|美编|校对|版式设计|审读)\s*:?\s*[\u3400-\u9fff]{2,4}(?:\s|$)")
@@ -54,15 +50,6 @@ _JOINERS = "的了和与及或并在于对向从到把被将由给跟同"  # a l
 class _Title(NamedTuple):
     text: str
     span: tuple[int, int] | None  # raw offsets, None where they cannot be told exactly
-
-
-@dataclass(frozen=True)
-class _Date:
-    printed: str  # normalised, as printed: "12月21日", "2021年12月23日", "2021-12-23"
-    span: tuple[int, int] | None
-    year: int | None
-    month: int
-    day: int
 
 
 @dataclass(frozen=True)
@@ -84,54 +71,6 @@ class _Unit:
     @property
     def lead(self) -> bool:
         return self.lines[0].kind == LEAD
-
-
-def read_page(path: str | Path) -> str:
-    """The text of a page file: UTF-8 (BOM stripped), UTF-16 with a BOM, else GB18030.
-
-    Raises UnreadablePage for binary data or bytes that no such encoding decodes: a page is
-    never decoded with replacement characters.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:  # permission denied, a folder named *.txt, a vanished file
-        raise UnreadablePage(f"{path.name}: cannot be read ({error.strerror or error})") from error
-    return decode_page(data, path.name)
-
-
-def decode_page(data: bytes, name: str) -> str:
-    """The text of a page's bytes (see read_page); `name` is for the messages."""
-    text = _decode(data, name)
-    if "\x00" in text:
-        raise UnreadablePage(f"{name}: holds NUL bytes: binary data, not a text page")
-    bad = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and not ch.isspace()))
-    if text and bad / len(text) > MAX_BAD_SHARE:
-        raise UnreadablePage(f"{name}: {bad} of {len(text)} characters are control or replacement "
-                             "characters: binary data, not a text page")
-    return text
-
-
-def _decode(data: bytes, name: str) -> str:
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                          (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            try:
-                return data[len(bom):].decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise UnreadablePage(f"{name}: starts with a {encoding} byte-order mark but byte "
-                                     f"{exc.start + len(bom)} is not {encoding}") from None
-    if b"\x00" in data:
-        raise UnreadablePage(f"{name}: holds NUL bytes: binary data, not a text page")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise UnreadablePage(f"{name}: neither UTF-8 nor GB18030 "
-                             f"(undecodable byte at offset {exc.start})") from None
 
 
 def parse_page(name: str, raw: str) -> list[Article]:
@@ -220,7 +159,7 @@ def _banner_like(text: str) -> bool:
         return False
     if _EDITION.search(text) or _EDITOR.search(text):
         return True
-    date = _DATE.search(text)
+    date = DATE.search(text)
     return bool(date and (date["year"] or date["nyear"]) and _WEEKDAY.search(text))
 
 
@@ -230,7 +169,7 @@ def _dateline_banners(lines: list[_Line]) -> list[_Line]:
     for n, line in enumerate(lines):
         if line.kind in (LEAD, BYLINE, TEXT, COMMA):
             return out + lines[n:]
-        date = _DATE.fullmatch(line.text) if line.kind == HEAD else None
+        date = DATE.fullmatch(line.text) if line.kind == HEAD else None
         out.append(replace(line, kind=BANNER) if date and (date["year"] or date["nyear"]) else line)
     return out
 
@@ -440,7 +379,7 @@ def _ends_paragraph(line: _Line) -> bool:
 
 
 def _article(article_id: str, page: str, raw: str, header: list[_Unit] | None, body: list[_Unit],
-             page_date: _Date | None) -> Article | None:
+             page_date: Date | None) -> Article | None:
     span = list(body)
     while span and span[0].kind in ("byline", "banner"):
         span.pop(0)
@@ -480,7 +419,7 @@ def _header_doubts(header: list[_Unit], lead: bool) -> list[str]:
     return doubts
 
 
-def _blocks(page: str, stem: str, raw: str, lines: list[_Line], page_date: _Date | None) -> list[Article]:
+def _blocks(page: str, stem: str, raw: str, lines: list[_Line], page_date: Date | None) -> list[Article]:
     """A page without article structure: one article per blank-line-separated block, no text left out.
 
     Each block's first line is its headline and stays in its body.
@@ -503,10 +442,10 @@ def _blocks(page: str, stem: str, raw: str, lines: list[_Line], page_date: _Date
     return articles
 
 
-def _assemble(article: Article, raw: str, people: list[_Line], page_date: _Date | None,
+def _assemble(article: Article, raw: str, people: list[_Line], page_date: Date | None,
               warnings: list[str]) -> Article:
     """The article with its date and its people read, and every doubt about it among its warnings."""
-    date, day, date_doubts = _dating(_first_date(raw, article.body_start, article.body_end), page_date)
+    date, day, date_doubts = dating(first_date(raw, article.body_start, article.body_end), page_date)
     names, spans = _people(raw, people)
     return replace(article, date=date and date.printed, day=day, date_span=date and date.span,
                    reporters=names.reporters, correspondents=names.correspondents,
@@ -575,68 +514,14 @@ def _named(article: Article) -> bool:
     return bool(article.reporters or article.correspondents or article.photographers)
 
 
-def _page_date(raw: str, lines: list[_Line]) -> _Date | None:
+def _page_date(raw: str, lines: list[_Line]) -> Date | None:
     """The issue's date, from the first banner line (page header or footer) that prints one."""
     for line in lines:
         if line.kind == BANNER:
-            found = _first_date(raw, line.start, line.end)
+            found = first_date(raw, line.start, line.end)
             if found:
                 return found
     return None
-
-
-def _first_date(raw: str, start: int, end: int) -> _Date | None:
-    """The first real date printed in the first paragraph of raw[start:end], with its raw span."""
-    mapped = normalise_with_map(raw[start:end])
-    for match in _DATE.finditer(mapped.text.split("\n", 1)[0]):
-        year = match["year"] or match["nyear"]
-        parts = (int(year) if year else None, int(match["month"] or match["nmonth"]),
-                 int(match["day"] or match["nday"]))
-        if _valid(*parts):
-            a, b = mapped.to_raw(*match.span())
-            span = (start + a, start + b) if normalise(raw[start + a:start + b]) == match.group() else None
-            return _Date(match.group(), span, *parts)
-    return None
-
-
-def _dating(found: _Date | None, page_date: _Date | None) -> tuple[_Date | None, str | None, list[str]]:
-    """(the date an article gives or takes from the page, its day as 2021-12-23 or --12-23, doubts)."""
-    doubts = []
-    if found is None and page_date is not None:
-        found = page_date
-        doubts.append(f"no date in the lead: dated by the page header's {page_date.printed}")
-    if found is None:
-        return None, None, doubts
-    year = found.year
-    if year is None and page_date is not None and page_date.year is not None:
-        year = _year_near(page_date, found.month, found.day)
-        if year is not None:
-            doubts.append(f"year of {found.printed} taken from the page header's {page_date.printed}")
-    day = f"{year:04d}-{found.month:02d}-{found.day:02d}" if year else f"--{found.month:02d}-{found.day:02d}"
-    return found, day, doubts
-
-
-def _year_near(page_date: _Date, month: int, day: int) -> int | None:
-    """The year that puts month/day in the 366 days ending DAYS_AHEAD after the page's date.
-
-    News reports what happened, or what is about to: 12月30日 on a January page is last year's.
-    """
-    issued = datetime.date(page_date.year, page_date.month, page_date.day)
-    for year in (issued.year, issued.year - 1, issued.year + 1):
-        if not _valid(year, month, day):
-            continue
-        ahead = (datetime.date(year, month, day) - issued).days
-        if DAYS_AHEAD - 366 < ahead <= DAYS_AHEAD:
-            return year
-    return None
-
-
-def _valid(year: int | None, month: int, day: int) -> bool:
-    try:
-        datetime.date(year or 2000, month, day)  # 2000 is a leap year: 2月29日 stands without a year
-    except ValueError:
-        return False
-    return year is None or 1900 <= year <= 2100
 
 
 def _span(raw: str, start: int, end: int, part: str, last: bool = False) -> tuple[int, int] | None:

@@ -41,7 +41,7 @@ def question_type(question: str) -> str | None:
 def type_spans(sentence: str, kind: str, tagged: Callable[[str], list[tuple[str, str]]]) -> list[tuple[int, int]]:
     """(start, end) offsets in `sentence` of every candidate answer of `kind`.
 
-    `tagged` is a POS tagger (qa.tokenize.Tokenizer.tagged); it runs only for person/place.
+    `tagged` is a POS tagger (qa.language.tokenize.Tokenizer.tagged); it runs only for person/place.
     """
     if kind == NUMBER:
         return [m.span() for m in _NUMBER.finditer(sentence) if not _DATE.fullmatch(m.group())]

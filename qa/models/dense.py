@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from qa.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, READER_FOLDER, ensure_onnx
+from qa.models.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, READER_FOLDER, ensure_onnx
 
 BATCH = 32
 
@@ -19,7 +19,7 @@ BATCH = 32
 class Encoder:
     """Encodes questions and passages into L2-normalised vectors.
 
-    The sentence-transformers folder is exported to ONNX once (qa.export, with torch); from then on
+    The sentence-transformers folder is exported to ONNX once (qa.models.export, with torch); from then on
     onnxruntime and the `tokenizers` package do the work: serving never imports torch (seconds less
     start-up). Questions run on the int8 model (13 ms instead of torch's 37), passages on the float32 one
     (BENCHMARKS.md, Speed and scale).

@@ -43,7 +43,7 @@ def ensure_onnx(model_path: Path, fingerprint: str) -> Path:
 
 def ensure_reader(model_path: Path, fingerprint: str, weights: Path) -> Path:
     """The folder of the reader's ONNX files: the base model's lower layers and the trained parameters file
-    (`qa/weights/reader.safetensors`), exported once per pair, float32 and int8."""
+    (`qa/models/weights/reader.safetensors`), exported once per pair, float32 and int8."""
     key = f"{fingerprint}+{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
 
     def build(tmp: Path) -> None:
@@ -66,7 +66,7 @@ def _ensure(folder: Path, key: str, build, message: str) -> Path:
     try:
         tmp.mkdir()
         build(tmp)
-        (tmp / SOURCE_FILE).write_text(json.dumps({"fingerprint": key, "exporter": "qa.export"}) + "\n")
+        (tmp / SOURCE_FILE).write_text(json.dumps({"fingerprint": key, "exporter": "qa.models.export"}) + "\n")
         if folder.exists():  # an export of other weights, or an unfinished one
             folder.rename(old)
         tmp.rename(folder)
@@ -117,12 +117,12 @@ def export(model_path: Path, out: Path) -> None:
 
 
 def export_reader(model_path: Path, weights: Path, out: Path) -> None:
-    """Write the reader (qa.reader_net.Reader: the base model's lower layers, the trained upper part) as one
+    """Write the reader (qa.models.reader_net.Reader: the base model's lower layers, the trained upper part) as one
     ONNX graph: ids, mask and question-word marks in, start and end logits per token out."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from qa.reader_net import Reader, base_lower, load_upper
+    from qa.models.reader_net import Reader, base_lower, load_upper
 
     upper, lower_layers = load_upper(weights)
     net = Reader(base_lower(model_path, lower_layers), upper).eval()

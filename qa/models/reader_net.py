@@ -102,7 +102,7 @@ class Upper(nn.Module):
 
 
 class Reader(nn.Module):
-    """ids, mask, marks -> start and end logits per token (the ONNX graph served by qa.reader)."""
+    """ids, mask, marks -> start and end logits per token (the ONNX graph served by qa.models.reader)."""
 
     def __init__(self, lower: Lower, upper: Upper):
         super().__init__()

@@ -1,4 +1,8 @@
-"""`python -m qa train-reader`: fine-tunes the reader's upper layers on public QA sets, on cached lower states."""
+"""`python -m qa train-reader`: fine-tunes the reader's upper layers on public QA sets, on cached lower states.
+
+Longer than 400 lines (by a few): the training data (real, no-answer and synthetic questions), the cache of the
+frozen states and the loop are one reproducible recipe whose card records all of them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.reader import MAX_TOKENS, Encoded, batch_arrays, encode
+from qa.models.reader import MAX_TOKENS, Encoded, batch_arrays, encode
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +162,7 @@ def synthetic_examples(docs: dict[str, str], count: int, rng: random.Random, tag
     and the one before, then characters are dropped or the clause order swapped, as real questions do. Persons
     and places are left out: jieba's tags cut transliterated names short (华伦海 of 华伦海特), which would
     teach the reader wrong boundaries."""
-    from qa.qtype import DATE, NUMBER, type_spans
+    from qa.language.qtype import DATE, NUMBER, type_spans
 
     out = []
     items = list(docs.values())
@@ -215,7 +219,7 @@ def make_examples(bench: Path, limit: int | None, seed: int, synthetic: int = 0,
     """Training examples from TRAIN_SETS, and a description of the data (sizes and sha256 of each file)."""
     import opencc
 
-    from qa.tokenize import Tokenizer
+    from qa.language.tokenize import Tokenizer
 
     rng = random.Random(seed)
     tokenizer, convert = Tokenizer(), opencc.OpenCC("t2s").convert if to_simplified else None
@@ -373,8 +377,8 @@ def run(model_path: Path, bench: Path, out: Path, epochs: int, lr: float, batch:
     import torch
     from tokenizers import Tokenizer
 
-    from qa.dense import fingerprint
-    from qa.reader_net import base_lower, base_upper
+    from qa.models.dense import fingerprint
+    from qa.models.reader_net import base_lower, base_upper
 
     torch.manual_seed(seed)
     started = time.perf_counter()

@@ -5,15 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores, best first."""
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.argsort(-scores[part], kind="stable")]
-
-
 def normalise_scores(scores: np.ndarray) -> np.ndarray:
     """Min-max to 0..1 over the candidates; all-equal scores become 0."""
     low, high = float(scores.min(initial=0.0)), float(scores.max(initial=0.0))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.analysis import Passage, Question
+from qa.language.analysis import Passage, Question
 
 # bm25_share: BM25 as a share of the best candidate's; dense_gap: cosine minus the best candidate's; window,
 # sentence, chunk: how much of the question the best two-sentence window / sentence / whole passage

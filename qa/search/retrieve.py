@@ -7,14 +7,15 @@ import time
 
 import numpy as np
 
-from qa import analysis, rerank
 from qa.config import Config
-from qa.dense import Encoder
-from qa.documents import Hit
-from qa.filters import ArticleTable, Filters
-from qa.fusion import fuse
-from qa.index import Index
-from qa.tokenize import Tokenizer
+from qa.ingest.documents import Hit
+from qa.language import analysis
+from qa.language.tokenize import Tokenizer
+from qa.models.dense import Encoder
+from qa.search import rerank
+from qa.search.fusion import fuse
+from qa.storage.filters import ArticleTable, Filters
+from qa.storage.index import Index
 
 # Re-ranking points a chat's follow-up gives the passages of the article its previous answer came from:
 # about a fifth of a typical best score, so a clearly better passage elsewhere still wins.

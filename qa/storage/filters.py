@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qa.documents import Article, Chunk
+from qa.ingest.documents import Article, Chunk
 
 FIELDS = ("date_from", "date_to", "page", "reporter", "article")
 NO_MATCH = "没有符合筛选条件的报道。"  # "No article passes the filters."

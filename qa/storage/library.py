@@ -16,10 +16,9 @@ from pathlib import Path
 from filelock import FileLock
 
 from qa.config import Config
-from qa.errors import Conflict, EmptyPage, InvalidPageName, NotFound, PageTooLarge, QAError, UnreadablePage
-from qa.index import Corpus, Index
-from qa.parse import decode_page
-from qa.validate import quoted
+from qa.errors import Conflict, EmptyPage, InvalidPageName, NotFound, PageTooLarge, QAError, UnreadablePage, quoted
+from qa.ingest.pages import decode_page
+from qa.storage.index import Corpus, Index
 
 # A plain file name: letters, digits, `_`, `-`, `.`; never a path, a hidden file or another suffix.
 PAGE_NAME = re.compile(r"[^\W_][\w.-]{0,95}\.txt")
@@ -165,16 +164,6 @@ class Library:
                 continue
             rows.append(describe(index, path.name, data, counts))
         return rows
-
-
-def library_for(config: Config, build: Callable[[dict[str, bytes | None]], Index],
-                publish: Callable[[Index], None] = lambda _: None) -> Library:
-    """The archive of the configured store: page files in the seeds folder, or (QA_STORE=milvus) the collections."""
-    if config.store == "milvus":
-        from qa.milvus import SharedLibrary  # embedded serving never loads pymilvus
-
-        return SharedLibrary(config, build, publish)
-    return Library(config, build, publish)
 
 
 def page_counts(index: Index) -> tuple[Counter, Counter]:

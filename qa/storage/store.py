@@ -1,17 +1,22 @@
-"""The searchable half of an index: an abstract store, and the embedded one (bm25s + FAISS files in index/)."""
+"""The searchable half of an index: the interface every store implements (embedded.py, milvus/search.py)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from qa.ann import ANN, for_size
-from qa.filters import Selection
-from qa.fusion import top_k
-from qa.sparse import BM25Index
+from qa.storage.filters import Selection
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
 
 
 class Candidates(NamedTuple):
@@ -51,58 +56,3 @@ class Store(ABC):
     @abstractmethod
     def size(self) -> int:
         """Number of chunks searched."""
-
-
-class EmbeddedStore(Store):
-    """bm25s and FAISS in this process, saved as files: `bm25/` and `ann/` sub-folders of the index folder."""
-
-    kind = "embedded"
-
-    def __init__(self, bm25: BM25Index, ann: ANN):
-        self.bm25, self.ann = bm25, ann
-
-    @classmethod
-    def build(cls, token_lists: list[list[str]], vectors: np.ndarray, exact_below: int) -> "EmbeddedStore":
-        bm25 = BM25Index()
-        bm25.build(token_lists)
-        ann = for_size(len(vectors), exact_below)  # exact search while it is fast enough
-        ann.build(vectors)
-        return cls(bm25, ann)
-
-    def keyword(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.bm25.scores(tokens)
-        ids = top_k(scores, n)
-        return scores[ids], ids
-
-    def nearest(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, ids = self.ann.search(query[None, :], n)
-        found = ids[0] >= 0
-        return scores[0][found], ids[0][found]
-
-    def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray,
-                   within: Selection | None = None) -> Candidates:
-        bm25 = self.bm25.scores(tokens)  # every chunk's score at once: the top n and the candidates' from one pass
-        if within is None:
-            _, nearest = self.nearest(query, n)
-            ids = np.unique(np.concatenate([top_k(bm25, n), nearest, extra]))
-        else:  # masks: BM25 ranks the allowed chunks' scores, FAISS searches the allowed vectors only
-            allowed = within.positions
-            _, nearest = self.ann.search(query[None, :], n, allowed)
-            nearest = nearest[0][nearest[0] >= 0]
-            ids = np.unique(np.concatenate([allowed[top_k(bm25[allowed], n)], nearest, extra[within.mask[extra]]]))
-        return Candidates(ids, bm25[ids], self.ann.vectors(ids) @ query)
-
-    def idf(self, tokens: list[str]) -> list[float]:
-        return [self.bm25.idf(t) for t in tokens]
-
-    @property
-    def size(self) -> int:
-        return self.bm25.size
-
-    def save(self, folder: Path) -> None:
-        self.bm25.save(folder / "bm25")
-        self.ann.save(folder / "ann")
-
-    @classmethod
-    def load(cls, folder: Path) -> "EmbeddedStore":
-        return cls(BM25Index.load(folder / "bm25"), ANN.load(folder / "ann"))

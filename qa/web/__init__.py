@@ -1,6 +1,8 @@
-"""The HTTP layer: the Flask application factory, shared request helpers and the one JSON error handler.
+"""The HTTP layer, the top stage: the Flask application factory, shared request helpers and the one JSON error
+handler; each area is a blueprint in its own module (api, chat, openai, openapi, admin, widget), keys in auth.
 
-Each area is a blueprint in its own module of this package; nothing outside `qa.web` imports Flask.
+In: HTTP requests. Out: the service's replies as JSON or Server-Sent Events. Nothing outside `qa.web` imports
+Flask. A new route goes in the blueprint of its area (and in openapi.py).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from qa.auth import Keys
-from qa.chat import Chat
 from qa.config import Config
+from qa.conversation import Chat
 from qa.errors import QAError
 from qa.service import QAService
 from qa.web import admin, api, chat, openai, openapi, widget
+from qa.web.auth import Keys
 from qa.web.headers import add_security_headers
 from qa.web.limits import limit_rates
 

@@ -11,9 +11,8 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from qa.config import Config
 from qa.errors import UnsupportedMediaType
-from qa.index import build_index
-from qa.library import Library, check_name, check_size, describe, library_for, summary
 from qa.service import QAService
+from qa.storage.library import Library, check_name, check_size, describe, summary
 from qa.web.helpers import service
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -22,8 +21,8 @@ PAGE_TYPES = frozenset({"text/plain", "application/octet-stream"})
 
 def enable(app: Flask, config: Config, qa_service: QAService) -> None:
     """Mount the admin routes on an app: updates rebuild the index on disk and swap the service's."""
-    build = partial(build_index, config, qa_service.encoder, qa_service.tokenizer, progress=False)
-    app.extensions["qa.library"] = library_for(config, build, qa_service.swap)
+    build = partial(qa_service.backend.build, config, qa_service.encoder, qa_service.tokenizer, progress=False)
+    app.extensions["qa.library"] = qa_service.backend.library(config, build, qa_service.swap)
     app.register_blueprint(blueprint)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from flask import Response, current_app, request
 
-from qa.chat import Chat
+from qa.conversation import Chat
 from qa.errors import BadRequest, PayloadTooLarge, QAError, UnsupportedMediaType
 from qa.service import QAService
 

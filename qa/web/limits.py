@@ -7,8 +7,8 @@ import hashlib
 from flask import Flask, request
 from flask_limiter import Limiter
 
-from qa.auth import Keys, is_api
 from qa.config import Config
+from qa.web.auth import Keys, is_api
 
 
 def client_identity(keys: Keys) -> str:

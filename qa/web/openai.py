@@ -7,8 +7,8 @@ import uuid
 
 from flask import Blueprint, jsonify
 
-from qa.errors import NotFound
-from qa.validate import check_chat, quoted
+from qa.errors import NotFound, quoted
+from qa.validate import check_chat
 from qa.web.helpers import chat, event_stream, json_body, service, sse, stream_errors
 
 blueprint = Blueprint("openai", __name__, url_prefix="/v1")

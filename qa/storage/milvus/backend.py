@@ -1,0 +1,148 @@
+"""QA_STORE=milvus: builds and updates through the collections, the archive's pages kept in them (no page file
+written), and the follower that keeps every API server on the newest generation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from pymilvus import MilvusClient
+
+from qa.config import Config
+from qa.errors import IndexMismatch, NotReady
+from qa.language.tokenize import Tokenizer
+from qa.models.dense import EmbeddingCache, Encoder
+from qa.storage.backend import Backend
+from qa.storage.index import (
+    Corpus,
+    Index,
+    read_seeds,
+    seed_checksums,
+)
+from qa.storage.library import Library, page_counts
+from qa.storage.milvus.collections import Collections, check_compatible
+from qa.storage.milvus.search import MilvusStore
+
+REFRESH_SECONDS = 1.0  # how often a server asks whether another process changed the collections
+log = logging.getLogger(__name__)
+
+
+class SharedLibrary(Library):
+    """The archive in Milvus: pages are added and removed in the collections alone, so every API server sees
+    them; the seeds folder is only what the first build loads."""
+
+    def names(self) -> set[str]:
+        return Collections(self.config).page_names()  # the newest, whichever process wrote it
+
+    def _write(self, changes: dict[str, bytes | None]) -> dict[str, bytes | None]:
+        """No page file is written: Milvus keeps the text."""
+        return {}
+
+    def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
+        """The archive's pages (or those named) as the collections hold them."""
+        manifest = index.manifest
+        articles, chunks = page_counts(index)
+        return [{"name": name, "bytes": manifest["page_bytes"][name], "sha256": manifest["seeds"][name],
+                 "articles": articles[name], "chunks": chunks[name], "indexed": True,
+                 "skipped": manifest["skipped"].get(name)}
+                for name in (sorted(manifest["seeds"]) if names is None else names) if name in manifest["seeds"]]
+
+
+class Follower:
+    """Notices the updates other processes make (the manifest's generation changes) and reads them: at most
+    one look every REFRESH_SECONDS, by one request thread at a time while the others go on. Collections
+    rebuilt with other settings or another model are not followed (logged): the server keeps what it has."""
+
+    def __init__(self, config: Config, client: MilvusClient, fingerprint: str):
+        self.collections, self.fingerprint = Collections(config, client), fingerprint
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def newer(self, index: Index) -> Index | None:
+        """A mirror of a newer generation than `index`'s, or None."""
+        if time.monotonic() - self._checked < REFRESH_SECONDS or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            self._checked = time.monotonic()
+            manifest = self.collections.manifest()
+            if manifest is None or manifest.get("generation") == index.manifest.get("generation"):
+                return None
+            try:
+                check_compatible(manifest, self.collections.config, self.fingerprint)
+            except IndexMismatch as error:
+                log.error("not following the Milvus collections: %s", error.message)
+                return None
+            return self.collections.load()
+        finally:
+            self._lock.release()
+
+
+def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
+    """The mirror of the collections; built from the seeds when there are none at all. Collections built with
+    other settings or another model are refused (other servers may be serving them), and changed seed files
+    do not rebuild them: the collections, not this machine's folder, hold the archive."""
+    collections = Collections(config)
+    index = collections.load()
+    if index is None:
+        return build(config, encoder, tokenizer, progress, collections)
+    check_compatible(index.manifest, config, encoder.fingerprint)
+    return index
+
+
+def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True,
+          collections: Collections | None = None) -> Index:
+    """A full build (`qa build`): the pages the collections hold, weighed again with their new average length
+    (and the settings and model of this process); with no collections yet, the seeds folder's pages."""
+    collections = collections or Collections(config)
+    try:
+        current = collections.load()
+    except NotReady:  # collections without a manifest (damaged by hand or by a crash): the seeds are all there is
+        log.warning("%s have no manifest: building them from %s", collections.where, config.seeds_dir)
+        current = None
+    if current is not None:
+        corpus = Corpus.from_pages(current.corpus.pages, config, current.corpus.skipped)
+        meta = {name: {"sha256": sha, "bytes": current.manifest["page_bytes"][name]}
+                | ({"skipped": current.corpus.skipped[name]} if name in current.corpus.skipped else {})
+                for name, sha in current.manifest["seeds"].items()}
+    else:
+        checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
+        pages, skipped = read_seeds(config.seeds_dir)
+        corpus = Corpus.from_pages(pages, config, skipped)
+        meta = {name: {"sha256": sha, "bytes": (config.seeds_dir / name).stat().st_size}
+                | ({"skipped": skipped[name]} if name in skipped else {})
+                for name, sha in checksums.items() if sha is not None}
+    if not corpus.chunks:
+        raise NotReady(f"no page with text to index in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
+    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
+    return collections.build(corpus, meta, encoder, tokenizer, cache, progress)
+
+
+def update(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None]) -> Index:
+    """Apply page changes to the collections (Library's build step with QA_STORE=milvus)."""
+    cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
+    return Collections(config).update(changes, encoder, tokenizer, cache)
+
+
+class MilvusBackend(Backend):
+    """QA_STORE=milvus: collections every API server shares; updates apply only their pages, servers follow."""
+
+    name = MilvusStore.kind
+
+    def build(self, config: Config, encoder: Encoder, tokenizer: Tokenizer,
+              changes: dict[str, bytes | None] | None = None, progress: bool = True) -> Index:
+        return update(config, encoder, tokenizer, changes) if changes else build(config, encoder, tokenizer, progress)
+
+    def load_or_build(self, config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
+        return load_or_build(config, encoder, tokenizer, progress)
+
+    def library(self, config: Config, build: Callable[[dict[str, bytes | None]], Index],
+                publish: Callable[[Index], None]) -> Library:
+        return SharedLibrary(config, build, publish)
+
+    def follower(self, config: Config, index: Index, fingerprint: str) -> Follower:
+        return Follower(config, index.store.client, fingerprint)
+
+
+BACKEND = MilvusBackend()

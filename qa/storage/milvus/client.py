@@ -1,0 +1,56 @@
+"""Connecting to Milvus (Milvus Lite in the process, or a server) and reporting its failures as a clear 503."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import grpc
+from pymilvus import MilvusClient, MilvusException
+
+from qa.config import MILVUS_SERVER_SCHEMES, Config
+from qa.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Names:
+    """The collection names of a prefix (a full build writes beside them, under the suffix NEXT)."""
+
+    def __init__(self, prefix: str, suffix: str = ""):
+        self.chunks, self.records = f"{prefix}_chunks{suffix}", f"{prefix}_records{suffix}"
+
+    def __iter__(self):
+        return iter((self.chunks, self.records))
+
+
+def connect(config: Config) -> MilvusClient:
+    """A client of QA_MILVUS_URI: a `.db` path opens Milvus Lite in this process, `http://…` a server."""
+    uri = config.milvus_uri
+    with unavailable(f"cannot open Milvus at {shown(uri)}"):
+        return MilvusClient(uri if is_remote(uri) else str(Path(uri).resolve()), token=config.milvus_token)
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(MILVUS_SERVER_SCHEMES)
+
+
+def shown(uri: str) -> str:
+    """A URI as logs and error messages show it: without a user or password."""
+    parts = urlsplit(uri)
+    return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl() if (
+        is_remote(uri) and parts.hostname) else uri
+
+
+@contextmanager
+def unavailable(what: str) -> Iterator[None]:
+    """Milvus errors (a server down, a Milvus Lite file another process holds) as a 503 that says what failed;
+    Milvus's own words go to the log, not to the client."""
+    try:
+        yield
+    except (MilvusException, grpc.RpcError) as error:
+        log.warning("%s: %s", what, getattr(error, "message", None) or error)
+        raise StoreUnavailable(f"{what}: Milvus did not answer or refused (the server log says why)") from error
