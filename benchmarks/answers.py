@@ -92,8 +92,7 @@ class Bench:
                  weights: Path = READER_WEIGHTS, window_chars: int = WINDOW_CHARS):
         model_path = ensure_model(config)
         self.tokenizer = Tokenizer()
-        self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
-                               config.query_threads)
+        self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads, int8, weights)
         self.corpus = corpus or load_corpus(folder, config)
         self.index = index_corpus(self.corpus, self.encoder, self.tokenizer, progress=True,

@@ -90,8 +90,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ARTICLE_FILE)
     args = parser.parse_args()
     config = Config.from_env()
-    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
-                      config.query_threads)
+    encoder = Encoder.of(config, ensure_model(config))
     tokenizer = Tokenizer()
     x, y = collect(args.bench / "cmrc2018_trial", config, encoder, tokenizer)
     folds = np.random.default_rng(0).permutation(len(y)) % FOLDS

@@ -100,8 +100,7 @@ def main() -> None:
 
 def run(args, config: Config) -> None:
     tokenizer = Tokenizer()
-    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
-                      config.query_threads)
+    encoder = Encoder.of(config, ensure_model(config))
     started = time.perf_counter()
     corpus = load_corpus(args.dataset, config)
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)

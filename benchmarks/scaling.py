@@ -318,8 +318,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="draw the curves into this PNG (e.g. docs/scaling.png)")
     args = parser.parse_args()
     config = Config.from_env()
-    encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
-                      config.query_threads)
+    encoder = Encoder.of(config, ensure_model(config))
     print(f"# faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads", flush=True)
     if args.components:
         rows = json.loads(args.components.read_text())["components"]

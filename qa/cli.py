@@ -110,8 +110,7 @@ def _library(config: Config):
         from qa.models.dense import Encoder
         from qa.models.model import ensure_model
 
-        encoder = Encoder(ensure_model(config), config.query_prefix, config.passage_prefix, config.torch_threads,
-                          config.query_threads)
+        encoder = Encoder.of(config, ensure_model(config))
         return backend.build(config, encoder, Tokenizer(), changes, progress=True)
 
     return backend.library(config, build, lambda _: None)

@@ -51,7 +51,7 @@ class Config:
                                    "benchmarks/calibrate.py on a dev split of public data.", "QA_REFUSE_BELOW")
     reader_precision: str = _setting("float32", "The reader model served: `float32`, or `int8` (faster, smaller, about "
                                      "a point of F1 less; BENCHMARKS.md, Answers).", "QA_READER_PRECISION")
-    torch_threads: int = _setting(2, "Threads ONNX Runtime uses to encode passages (index builds).", "QA_TORCH_THREADS")
+    passage_threads: int = _setting(2, "Threads ONNX Runtime uses to encode passages (index builds).", "QA_PASSAGE_THREADS")
     query_threads: int = _setting(1, "Threads ONNX Runtime uses to encode one question while serving.", "QA_QUERY_THREADS")
     ann_exact_below: int = _setting(50_000, "Indexes of fewer passages use exact vector search (FAISS Flat), larger "
                                     "ones IVF (see BENCHMARKS.md, Scale).", "QA_ANN_EXACT_BELOW")
@@ -94,7 +94,7 @@ class Config:
     )
 
     def __post_init__(self):
-        at_least_one = ("chunk_min_chars", "chunk_max_chars", "candidates", "rerank_depth", "torch_threads",
+        at_least_one = ("chunk_min_chars", "chunk_max_chars", "candidates", "rerank_depth", "passage_threads",
                         "query_threads", "threads", "max_body_bytes", "chat_max_messages", "chat_max_chars", "request_timeout", "max_page_bytes")
         problems = [f"{name} must be at least 1" for name in at_least_one if getattr(self, name) < 1]
         if self.chunk_min_chars > self.chunk_max_chars:

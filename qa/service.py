@@ -74,8 +74,7 @@ class QAService:
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
         self.topics = archive.Topics(self.tokenizer)
-        self.encoder = Encoder(model_path, config.query_prefix, config.passage_prefix, config.torch_threads,
-                               config.query_threads)
+        self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,
                                   int8=config.reader_precision == "int8")
         self.calibration = Calibration.load()

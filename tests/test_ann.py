@@ -10,7 +10,7 @@ import pytest
 
 from qa.config import Config
 from qa.models.dense import EmbeddingCache
-from qa.storage.ann import ANN, BACKENDS, FaissFlat, FaissHNSW, FaissIVF, for_size
+from qa.storage.ann import ANN, BACKENDS, FaissFlat, FaissIVF, for_size
 from qa.storage.embedded import index_corpus, load_index, save_index
 
 
@@ -47,7 +47,6 @@ def test_size_chooses_the_backend():
     assert type(for_size(49_999, 50_000)) is FaissFlat
     assert type(for_size(50_000, 50_000)) is FaissIVF
     assert type(for_size(10, 0)) is FaissIVF
-    assert isinstance(FaissHNSW(), ANN)  # measured by benchmarks/scaling.py, chosen by no size
     with pytest.raises(ValueError, match="ann_exact_below"):
         Config.from_env({"QA_ANN_EXACT_BELOW": "-1"})
     assert Config.from_env({"QA_ANN_EXACT_BELOW": "1000"}).ann_exact_below == 1000

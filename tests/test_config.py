@@ -20,7 +20,7 @@ def test_overrides_beat_the_environment():
 
 @pytest.mark.parametrize(
     "environ",
-    [{"QA_TORCH_THREADS": "0"}, {"QA_CANDIDATES": "0"}, {"QA_REFUSE_BELOW": "1.5"},
+    [{"QA_PASSAGE_THREADS": "0"}, {"QA_CANDIDATES": "0"}, {"QA_REFUSE_BELOW": "1.5"},
      {"QA_CHUNK_MIN_CHARS": "400"}, {"QA_PORT": "70000"}, {"QA_DENSE_WEIGHT": "-1"}],
 )
 def test_out_of_range_settings_are_refused(environ):

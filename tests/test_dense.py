@@ -60,7 +60,10 @@ def test_questions_are_cached_and_the_cache_is_bounded(service):
     first = encoder.encode_query("表彰大会由谁主持？")
     assert encoder.encode_query("表彰大会由谁主持？") is first
     assert not first.flags.writeable
-    assert encoder.encode_query.cache_info().maxsize == 1024
+    for n in range(encoder.encode_query.cache_info().maxsize + 1):  # one question more than the cache holds
+        encoder.encode_query(f"第{n}个问题")
+    assert encoder.encode_query.cache_info().currsize == encoder.encode_query.cache_info().maxsize
+    assert encoder.encode_query("表彰大会由谁主持？") is not first, "the oldest question left the cache"
 
 
 def test_the_export_is_recorded_and_left_out_of_the_fingerprint(service, tmp_path):

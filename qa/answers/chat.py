@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qa.language.lexicon import CHAT_NAME_ENDINGS, PERSON_TAGS
 from qa.language.tokenize import Tokenizer
 
 # Words that open a follow-up ("那…", "还有…") or point back at something named before ("他", "该", "这次").
@@ -22,15 +23,13 @@ _ASPECT = re.compile(r"^(?:那么|那|还有)?(?P<topic>[^，,。？?]+?)(?:的�
 # Names of places and organisations end with one or more of these words ("汝河路街道", "姚庄村党支部");
 # what comes before is two to five characters that are not function words. jieba's POS tags alone
 # miss most of them ("城开社区", "航海/西路/街道"), so a pattern finds them.
-_NAME_ENDS = ("办事处", "委员会", "居委会", "党工委", "党支部", "街道", "社区", "集团", "公司", "学院", "学校", "医院",
-              "党委", "支部", "小区", "号院", "大道", "村", "镇", "乡", "区", "县", "市", "省", "路", "街", "局")
+_NAME_ENDS = CHAT_NAME_ENDINGS
 _FUNCTION_CHARS = "的了在和与是个哪这那去到给对从向把被将及或各该本全其此每几多少什么谁又也都还就要会"
 _PLACE = re.compile(rf"[^\W\d{_FUNCTION_CHARS}]{{2,5}}?(?:{'|'.join(_NAME_ENDS)})+")
 _TIME_WORDS = re.compile(r"^(?:同一天|当天|当时|今年|去年|明年|目前|现在|最近)")  # not part of a name before it
 _GENERIC = frozenset({"辖区", "城区", "片区", "全区", "全市", "当地", "本地", "所在"})
 _QUOTED = re.compile(r"[“\"「《]([^”\"」》]{2,20})[”\"」》]")
-_PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
-_NAME_FLAGS = _PERSON_FLAGS | {"ns"}  # jieba's tags for names ("nt" is mostly generic: "党组织", "党工委")
+_NAME_FLAGS = PERSON_TAGS | {"ns"}  # jieba's tags for names ("nt" is mostly generic: "党组织", "党工委")
 _NOUN_FLAGS = frozenset({"n", "ng", "nl", "nz", "j", "vn", "an", "x"}) | _NAME_FLAGS  # "x": quotes inside a topic
 _QUOTES = "“”\"'‘’《》「」"
 
@@ -113,7 +112,7 @@ class Rewriter:
     def _is_person(self, name: str) -> bool:
         if name.endswith(_NAME_ENDS):
             return False
-        return name in self.names or any(flag in _PERSON_FLAGS for _, flag in self.tokenizer.tagged(name))
+        return name in self.names or any(flag in PERSON_TAGS for _, flag in self.tokenizer.tagged(name))
 
 
 def _is_place(name: str) -> bool:

@@ -18,6 +18,7 @@ from qa.ingest.byline import Names
 from qa.ingest.dates import DATE, Date, dating, first_date
 from qa.ingest.documents import Article
 from qa.ingest.normalize import CLOSERS, LINE_BREAK, PARA_END, folder_for, normalise, normalise_with_map
+from qa.language.lexicon import ISSUER_ENDINGS
 
 HEADLINE_MAX_CHARS = 48  # longer lines are text, not headlines
 MAX_HEADER_LINES = 4  # banner + section label + kicker + headline; more short lines in a row are text
@@ -30,8 +31,7 @@ BLANK, LEAD, BYLINE, BANNER, MARKER, HEAD, COMMA, TEXT = (
 
 _LEAD = re.compile(r"^本报\S{0,12}?讯")  # 本报讯, 本报郑州讯, 本报12月20日讯
 _MARKERS = "■□▲△◆◇●○★☆"
-_ORG_SUFFIX = ("街道|办事处|社区|乡|镇|区|县|市|局|委|办|村|厅|部|院|所|中心|公司|集团|学校|大学|中学|小学"
-               "|医院|站|队|协会|商会|工会|联合会|委员会|支部|党委|党组")
+_ORG_SUFFIX = "|".join(ISSUER_ENDINGS)
 # "北下街街道: 挂图作战……" or "林山寨街道 汲取榜样力量……": the issuing organisation heads the line.
 _ORG_PREFIX = re.compile(rf"^(?P<org>[\u3400-\u9fff]{{1,10}}?(?:{_ORG_SUFFIX}))\s*[:\s]\s*(?P<rest>\S.*)$")
 _SENTENCE_PUNCT = re.compile(r"[。!?;,！？；，]")

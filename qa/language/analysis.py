@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa.language.lexicon import QUESTION_WORDS
 from qa.language.qtype import TYPES, question_type, type_spans
-from qa.language.tokenize import QUESTION_WORDS, Tokenizer
+from qa.language.tokenize import Tokenizer
 
 _NOT_TEXT = re.compile(r"[^\w]+")
 _QUESTION_FRAME = re.compile("|".join(sorted(map(re.escape, QUESTION_WORDS), key=len, reverse=True)))

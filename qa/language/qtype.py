@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from qa.language.lexicon import PERSON_TAGS, PLACE_ENDINGS, PLACE_TAGS
+
 NUMBER, DATE, PERSON, PLACE = "number", "date", "person", "place"
 TYPES = (NUMBER, DATE, PERSON, PLACE)
 
@@ -25,9 +27,7 @@ _DATE = re.compile(
     rf"(?:(?:\d{{1,4}}|[{_CN_NUM}]{{2,4}})年)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})月(?:(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})[日号])?(?:上午|下午|晚上|晚)?"
     rf"|(?:\d{{1,4}}|[{_CN_NUM}]{{2,4}})年(?:代)?|(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})世纪(?:\d+年代)?|近日|今年|去年|明年"
 )
-_PERSON_TAGS = {"nr", "nrfg", "nrt"}
-_PLACE_TAGS = {"ns", "nt", "nsf", "nz"}
-_PLACE_SUFFIX = re.compile(r"(?:社区|街道|村|镇|乡|区|县|市|省|局|部|委|院|馆|中心|公司|集团|学校|大学|广场|公园)$")
+_PLACE_SUFFIX = re.compile(f"(?:{'|'.join(PLACE_ENDINGS)})$")
 
 
 def question_type(question: str) -> str | None:
@@ -53,9 +53,9 @@ def type_spans(sentence: str, kind: str, tagged: Callable[[str], list[tuple[str,
         if start < 0:
             continue
         pos = start + len(word)
-        if kind == PERSON and flag in _PERSON_TAGS and len(word) >= 2:
+        if kind == PERSON and flag in PERSON_TAGS and len(word) >= 2:
             spans.append((start, pos))
-        elif kind == PLACE and (flag in _PLACE_TAGS or _PLACE_SUFFIX.search(word)) and len(word) >= 2:
+        elif kind == PLACE and (flag in PLACE_TAGS or _PLACE_SUFFIX.search(word)) and len(word) >= 2:
             spans.append((start, pos))
     return _merge_adjacent(spans) if kind == PLACE else spans
 

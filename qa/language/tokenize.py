@@ -12,12 +12,8 @@ import jieba.posseg
 import opencc
 from bm25s.stopwords import STOPWORDS_CHINESE
 
-# Interrogatives and question frames carry no content: they never appear in the answer passage.
-QUESTION_WORDS = frozenset(
-    "什么 什麽 甚么 哪 哪个 哪些 哪里 哪儿 哪天 哪年 哪一年 哪位 哪家 哪种 哪一 谁 几 几个 多少 多大 多久 多长 多高 多远 "
-    "如何 怎么 怎样 怎么样 为什么 为何 何时 何地 何处 何人 吗 呢 请问 是否 有没有 是不是 叫 叫做 名字 是什么 "
-    "什么样 时候 一共 共有 分别 主要".split()
-)
+from qa.language.lexicon import QUESTION_WORDS
+
 _WORD = re.compile(r"\w", re.UNICODE)
 # jieba glues interrogatives to what follows (多少岁, 哪些人, 什么样): those carry no content either.
 _INTERROGATIVE = re.compile(r"^(?:多少|什么|哪)")
@@ -46,14 +42,19 @@ class Tokenizer:
         self._pos = jieba.posseg.POSTokenizer(self._jieba)
         self.tagged = functools.lru_cache(maxsize=TEXT_CACHE)(self._tagged)
         self.prepare = functools.lru_cache(maxsize=TEXT_CACHE)(self._prepare)
+        # A question is tokenised by the analysis, the search and the highlights of one request: jieba runs once.
+        self._tokens = functools.lru_cache(maxsize=TEXT_CACHE)(self._tokenize)
 
     def _prepare(self, text: str) -> str:
         """NFKC, traditional -> simplified, lower case: the form every token comes from."""
         return self.to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
     def __call__(self, text: str) -> list[str]:
-        return [t for t in self.splitter(self.prepare(text))
-                if _is_word(t) and t not in self.stopwords and not _INTERROGATIVE.match(t)]
+        return list(self._tokens(text))
+
+    def _tokenize(self, text: str) -> tuple[str, ...]:
+        return tuple(t for t in self.splitter(self.prepare(text))
+                     if _is_word(t) and t not in self.stopwords and not _INTERROGATIVE.match(t))
 
     def _tagged(self, text: str) -> tuple[tuple[str, str], ...]:
         """(word, POS flag) pairs covering `text` in order, so offsets stay usable.

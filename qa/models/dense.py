@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from qa.config import Config
 from qa.models.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, READER_FOLDER, ensure_onnx
 
 BATCH = 32
@@ -24,6 +25,11 @@ class Encoder:
     start-up). Questions run on the int8 model (13 ms instead of torch's 37), passages on the float32 one
     (BENCHMARKS.md, Speed and scale).
     """
+
+    @classmethod
+    def of(cls, config: Config, model_path: Path) -> "Encoder":
+        """The encoder the settings describe, over a converted model folder (qa.models.model.ensure_model)."""
+        return cls(model_path, config.query_prefix, config.passage_prefix, config.passage_threads, config.query_threads)
 
     def __init__(self, model_path: Path, query_prefix: str, passage_prefix: str, threads: int = 2,
                  query_threads: int = 1, query_cache: int = 1024):

@@ -24,12 +24,12 @@ from qa.storage.ann import ANN, for_size
 from qa.storage.backend import Backend
 from qa.storage.index import (
     DAMAGED,
-    FORMAT_VERSION,
     Corpus,
     Index,
+    check_format,
+    corpus_of_seeds,
     encode_corpus,
     new_manifest,
-    read_seeds,
     record_of,
     seed_checksums,
     settings_of,
@@ -137,7 +137,7 @@ def load_index(folder: Path) -> Index:
     manifest = read_manifest(folder)
     if manifest is None:
         raise NotReady(f"no index at {folder}: run `python -m qa build`")
-    check_format(manifest, folder)
+    check_format(manifest, f"the index at {folder}", "delete it or rebuild it with `python -m qa build`")
     try:
         return _read(folder, manifest)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, EOFError) as error:
@@ -166,13 +166,7 @@ def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes:
     just wrote or removed) are already in the seeds folder: the build reads it whole (the embedding cache
     encodes only new passages)."""
     started = time.perf_counter()
-    checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
-    pages, skipped = read_seeds(config.seeds_dir)
-    if not pages:
-        raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
-    corpus = Corpus.from_pages(pages, config, skipped)
-    if not corpus.chunks:
-        raise NotReady(f"the pages in {config.seeds_dir} hold no text to index")
+    corpus, checksums = corpus_of_seeds(config)
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
     index = index_corpus(corpus, encoder, tokenizer, cache=cache, progress=progress,
                          ann_exact_below=config.ann_exact_below)
@@ -203,16 +197,6 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def check_format(manifest: dict, folder: Path) -> None:
-    """Refuse an index written by another format version: this code would misread it."""
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexMismatch(
-            f"the index at {folder} has another format (format version {version}; this code reads version "
-            f"{FORMAT_VERSION}): delete it or rebuild it with `python -m qa build`"
-        )
-
-
 def refuse_other_format(folder: Path) -> None:
     """Raise IndexMismatch for an index of another format version; a missing or damaged one is let
     through (it is built or rebuilt). Cheap: reads only the manifest."""
@@ -221,7 +205,7 @@ def refuse_other_format(folder: Path) -> None:
     except IndexMismatch:
         return
     if manifest is not None:
-        check_format(manifest, folder)
+        check_format(manifest, f"the index at {folder}", "delete it or rebuild it with `python -m qa build`")
 
 
 def stale_reason(config: Config) -> str | None:
@@ -235,7 +219,7 @@ def stale_reason(config: Config) -> str | None:
         return error.message  # damaged: rebuilt
     if manifest is None:
         return "no index yet"
-    check_format(manifest, config.index_dir)
+    check_format(manifest, f"the index at {config.index_dir}", "delete it or rebuild it with `python -m qa build`")
     if manifest.get("settings") != settings_of(config):
         return "settings changed"
     if manifest.get("seeds") != seed_checksums(config.seeds_dir):

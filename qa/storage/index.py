@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.config import Config
-from qa.errors import UnreadablePage
+from qa.errors import IndexMismatch, NotReady, UnreadablePage
 from qa.ingest.chunk import chunk_article
 from qa.ingest.documents import Article, Chunk
 from qa.ingest.pages import read_page
@@ -132,3 +132,28 @@ def record_of(cls, row: dict):
 
 def _tuples(value):
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def corpus_of_seeds(config: Config) -> tuple[Corpus, dict[str, str | None]]:
+    """The seeds folder parsed, and the checksums of its page files taken before reading (a page changed
+    meanwhile leaves the index stale, not silently wrong). Refused when no page holds text to index."""
+    checksums = seed_checksums(config.seeds_dir)
+    pages, skipped = read_seeds(config.seeds_dir)
+    if not pages:
+        raise NotReady(f"no readable page files (*.txt) in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
+    corpus = Corpus.from_pages(pages, config, skipped)
+    if not corpus.chunks:
+        raise NotReady(f"the pages in {config.seeds_dir} hold no text to index")
+    return corpus, checksums
+
+
+def check_format(manifest: dict, where: str, advice: str, layout: dict[str, int] | None = None) -> None:
+    """Refuse an index of another format (the records', and a store's own `layout` versions): this code would
+    misread it."""
+    wanted = {"format_version": FORMAT_VERSION} | (layout or {})
+    found = {name: manifest.get(name) for name in wanted}
+    if found != wanted:
+        def versions(values: dict) -> str:
+            return ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in values.items())
+        raise IndexMismatch(f"{where} has another format ({versions(found)}; this code reads {versions(wanted)}): "
+                            f"{advice}")

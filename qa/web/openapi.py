@@ -7,6 +7,9 @@ Longer than 400 lines: it is the API's one contract, schemas beside the routes t
 
 from __future__ import annotations
 
+import copy
+import functools
+
 from flask import Blueprint, jsonify
 
 from qa.answers.archive import KINDS, LIST
@@ -35,11 +38,17 @@ KEY_HEADERS = "`Authorization: Bearer <key>` or `X-API-Key: <key>`"
 
 @blueprint.get("/openapi.json")
 def openapi_json():
-    return jsonify(document(service().config))
+    return jsonify(_built(service().config))
 
 
 def document(config: Config) -> dict:
-    """The whole document for a server with these settings."""
+    """The whole document for a server with these settings (a copy: the caller may change it)."""
+    return copy.deepcopy(_built(config))
+
+
+@functools.lru_cache(maxsize=8)
+def _built(config: Config) -> dict:
+    """The document, made once per settings: /openapi.json serves it without building it on every GET."""
     read = [{"bearerKey": []}, {"apiKey": []}]
     return {
         "openapi": "3.1.0",

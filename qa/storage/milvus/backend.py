@@ -3,6 +3,7 @@ written), and the follower that keeps every API server on the newest generation.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,8 +19,7 @@ from qa.storage.backend import Backend
 from qa.storage.index import (
     Corpus,
     Index,
-    read_seeds,
-    seed_checksums,
+    corpus_of_seeds,
 )
 from qa.storage.library import Library, page_counts
 from qa.storage.milvus.collections import Collections, check_compatible
@@ -33,8 +33,13 @@ class SharedLibrary(Library):
     """The archive in Milvus: pages are added and removed in the collections alone, so every API server sees
     them; the seeds folder is only what the first build loads."""
 
+    @functools.cached_property
+    def collections(self) -> Collections:
+        """One client for the library's life (a client per call opened a connection per update)."""
+        return Collections(self.config)
+
     def names(self) -> set[str]:
-        return Collections(self.config).page_names()  # the newest, whichever process wrote it
+        return self.collections.page_names()  # the newest, whichever process wrote it
 
     def _write(self, changes: dict[str, bytes | None]) -> dict[str, bytes | None]:
         """No page file is written: Milvus keeps the text."""
@@ -107,14 +112,12 @@ def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool
                 | ({"skipped": current.corpus.skipped[name]} if name in current.corpus.skipped else {})
                 for name, sha in current.manifest["seeds"].items()}
     else:
-        checksums = seed_checksums(config.seeds_dir)  # before reading: a page changed meanwhile makes it stale
-        pages, skipped = read_seeds(config.seeds_dir)
-        corpus = Corpus.from_pages(pages, config, skipped)
+        corpus, checksums = corpus_of_seeds(config)
         meta = {name: {"sha256": sha, "bytes": (config.seeds_dir / name).stat().st_size}
-                | ({"skipped": skipped[name]} if name in skipped else {})
+                | ({"skipped": corpus.skipped[name]} if name in corpus.skipped else {})
                 for name, sha in checksums.items() if sha is not None}
-    if not corpus.chunks:
-        raise NotReady(f"no page with text to index in {config.seeds_dir}: set QA_SEEDS_DIR to the seeds folder")
+    if not corpus.chunks:  # collections whose pages hold no text
+        raise NotReady(f"no page with text to index in {collections.where}")
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
     return collections.build(corpus, meta, encoder, tokenizer, cache, progress)
 

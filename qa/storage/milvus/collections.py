@@ -23,9 +23,9 @@ from qa.ingest.pages import decode_page
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.index import (
-    FORMAT_VERSION,
     Corpus,
     Index,
+    check_format,
     encode_corpus,
     new_manifest,
     record_of,
@@ -301,11 +301,8 @@ def _term(token: str, df: int) -> dict:
 
 def check_manifest(manifest: dict, config: Config) -> None:
     """Refuse collections of another layout: this code would misread them."""
-    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("milvus_format") != MILVUS_FORMAT:
-        raise IndexMismatch(f"the Milvus collections {config.milvus_collection}_* at {shown(config.milvus_uri)} "
-                            f"have another format (format {manifest.get('format_version')}, Milvus layout "
-                            f"{manifest.get('milvus_format')}; this code reads {FORMAT_VERSION}, {MILVUS_FORMAT}): "
-                            f"build a new archive under another QA_MILVUS_COLLECTION")
+    check_format(manifest, f"the Milvus collections {config.milvus_collection}_* at {shown(config.milvus_uri)}",
+                 "build a new archive under another QA_MILVUS_COLLECTION", {"milvus_format": MILVUS_FORMAT})
 
 
 def check_compatible(manifest: dict, config: Config, fingerprint: str) -> None:
