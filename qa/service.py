@@ -25,7 +25,8 @@ from qa.storage.index import Index
 
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the archive names that."
-NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有印出日期。"}  # "The report bears no byline / no date."
+NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有印出日期。",  # the record has none, or ...
+            "headline": "这篇报道的标题无法在原文中定位。"}  # ... where the page prints it cannot be told exactly  # "The report bears no byline / no date."
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 _SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
 
@@ -191,9 +192,12 @@ class QAService:
         articles = [a for a in corpus.articles.values() if filters.matches(a)]
         listed = self.topics.matching(self.topics.topic(found.question), articles)
         items = []
+        first_passage = found.snapshot.retriever.article_chunks
         for article in listed:
             cited = archive.field(article, "headline", corpus.pages[article.page])
-            items.append({"title": article.headline, "citation": cited.citation if cited else article.id,
+            # A headline whose raw offsets cannot be told exactly is cited by the article's first passage.
+            citation = cited.citation if cited else corpus.chunks[int(first_passage[article.id][0])].id
+            items.append({"title": article.headline, "citation": citation,
                           "span": {"start": cited.start, "end": cited.end} if cited else None,
                           "article": self._article_summary(article)})
         if not items:

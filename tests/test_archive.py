@@ -50,6 +50,9 @@ def test_list_topics_drop_the_question_frame(service):
     assert topics.topic("中原区有什么新闻？") == ["中原区"]
     assert topics.topic("这期报纸讲了哪些事？") == []
     assert topics.topic("有哪些关于疫情防控的报道") == ["疫情防控"]
+    assert topics.topic("同心社区有哪些报道？") == ["同心社区"], "a name starting 同/本/那 is a topic, not a pointer"
+    assert topics.topic("这位记者写了哪些报道？") == [] and topics.topic("本期有哪些新闻？") == []
+    assert topics.topic("列出——的报道") == [], "punctuation is no topic"
 
 
 def test_byline_answers_cite_the_printed_byline_never_the_body(service):

@@ -50,7 +50,7 @@ _LIST_FRAME = re.compile(
     rf"|(?:提|说|讲|谈|写|采写|报道|刊登|登|发表|刊发|涉|参与|参加)(?:到|及)?了?|{_ROLES}|{_REPORT}|事情?|内容"
     r"|这期|本期|这份|报纸|资料库|档案|版面|的|了|过|吗|呢|啊|[\s,，。.?？!！:：、;；“”\"'‘’《》「」()（）]")
 # "这几天", "这位记者", "那个版面": pointers at what the filters or the conversation give, not a topic.
-_POINTER = re.compile(r"^[这那该此本同][\u4e00-\u9fff]{0,3}$")
+_POINTER = re.compile(r"^(?:这|那|该|此|本|同一?)(?:个|些|位|几|一|期|版|篇|条|则|组|批|类|段|份|天|周|月|年|次|里|边|儿|报)[\u4e00-\u9fff]{0,3}$")
 _QUOTES = re.compile(r"[\s“”\"'‘’《》「」]")
 # Words about the report itself, left out of what a record question searches.
 _RECORD_FRAME = re.compile(rf"{_REPORT}|{_ROLES}|[这那该此]条|是谁|由谁|谁|哪天|哪一天|什么时候|何时|标题|题目|是什么|叫什么"
@@ -139,7 +139,7 @@ class Topics:
     def topic(self, question: str) -> list[str]:
         """The topic's phrases: the question without its list frame ("中原区有什么新闻？" -> ["中原区"])."""
         phrases = _LIST_FRAME.split(self.tokenizer.prepare(normalise(question)))
-        return [p for p in phrases if p and not _POINTER.match(p)]
+        return [p for p in phrases if re.search(r"\w", p) and not _POINTER.match(p)]
 
     def matching(self, phrases: list[str], articles: list[Article]) -> list[Article]:
         """The articles that print every phrase (quotes and blanks aside: "亮赛比活动" is in “亮赛比”活动)."""

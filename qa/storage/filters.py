@@ -15,7 +15,7 @@ NO_MATCH = "没有符合筛选条件的报道。"  # "No article passes the filt
 _DAY = re.compile(r"^(?:(?P<year>\d{4})-|--)?(?P<month>\d{1,2})-(?P<day>\d{1,2})$")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Day:
     """A calendar day, the year unknown when the page does not print one."""
 
