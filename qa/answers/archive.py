@@ -20,7 +20,8 @@ FIELD_ID = re.compile(rf"^(?P<article>.+)-(?P<field>{'|'.join(FIELDS)})$")
 # are so only about a report ("作者是谁", "是谁写的", "发表在哪里" are asked of books too), and count only when
 # the question names a report. A fact question about a person ("大会由谁主持？") or a time ("活动是哪天举行
 # 的？") stays a fact. Checked against the public QA sets, whose questions are all facts (BENCHMARKS.md).
-_REPORT = r"(?:报道|报导|文章|新闻|稿件|稿子|消息|通讯|这篇|那篇|该篇|此篇|该文|此文|本文|一文)"
+# 通讯 (a news feature) is left out: it means communications too (通讯基站), and 通讯员 is a role below.
+_REPORT = r"(?:报道|报导|文章|新闻|稿件|稿子|消息|这篇|那篇|该篇|此篇|该文|此文|本文|一文)"
 _ROLES = r"(?:作者|记者|通讯员|撰稿人?|署名|摄影师?|摄影记者|实习生|执笔人?)"
 _NEWS_ROLES = r"(?:记者|通讯员|摄影记者|实习生)"
 _WHO = r"(?:谁|哪位|哪几位|哪些人|几位|叫什么|叫啥|姓名|名字)"

@@ -36,7 +36,8 @@ class MilvusStore(Store):
         return len(self.chunk_ids)
 
     def idf(self, tokens: list[str]) -> list[float]:
-        known = {t: self._idf[t] for t in tokens if t in self._idf}  # read once: another thread may clear the cache
+        # One read per token (get, not `in` then []): another request's thread may clear the cache in between.
+        known = {t: idf for t in tokens if (idf := self._idf.get(t)) is not None}
         missing = list(dict.fromkeys(t for t in tokens if t not in known))
         if missing:
             with unavailable("cannot read document frequencies"):
