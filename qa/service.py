@@ -40,13 +40,14 @@ class Snapshot:
     retriever: Retriever
     answerer: Answerer
     chunks_by_id: dict[str, Chunk]
+    topics: archive.Topics  # the articles a list question names
 
     @classmethod
     def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config, reader: Reader,
            calibration: Calibration) -> "Snapshot":
         return cls(index, Retriever(index, encoder, tokenizer, config),
                    Answerer(tokenizer, index.corpus.headline, reader, calibration),
-                   {c.id: c for c in index.corpus.chunks})
+                   {c.id: c for c in index.corpus.chunks}, archive.Topics(tokenizer, index.corpus.articles))
 
 
 @dataclass
@@ -74,7 +75,6 @@ class QAService:
         self.backend.check_early(config)  # before the slow model load
         model_path = ensure_model(config, progress=progress)
         self.tokenizer = Tokenizer()
-        self.topics = archive.Topics(self.tokenizer)
         self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,
                                   int8=config.reader_precision == "int8")
@@ -190,7 +190,8 @@ class QAService:
         if found.prefer_article and archive.on_this_page(found.question) and filters.page is None:
             filters = dataclasses.replace(filters, page=corpus.articles[found.prefer_article].page)
         articles = [a for a in corpus.articles.values() if filters.matches(a)]
-        listed = self.topics.matching(self.topics.topic(found.question), articles)
+        topics = found.snapshot.topics
+        listed = topics.matching(topics.topic(found.question), articles)
         items = []
         first_passage = found.snapshot.retriever.article_chunks
         for article in listed:

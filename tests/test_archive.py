@@ -46,7 +46,7 @@ def test_question_kinds(question, kind):
 
 
 def test_list_topics_drop_the_question_frame(service):
-    topics = archive.Topics(service.tokenizer)
+    topics = service.snapshot.topics
     assert topics.topic("中原区有什么新闻？") == ["中原区"]
     assert topics.topic("这期报纸讲了哪些事？") == []
     assert topics.topic("有哪些关于疫情防控的报道") == ["疫情防控"]

@@ -3,6 +3,7 @@ recognised from the question and answered from the parsed article records, every
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -131,11 +132,23 @@ def page_text(article: Article) -> str:
 
 
 class Topics:
-    """Which articles a list question's topic names (in the headline, kicker, body, bylines or printed date),
-    most prominent first: the headline or kicker naming it before the body, then more mentions, then page order."""
+    """Which articles of an index a list question's topic names (in the headline, kicker, body, bylines or printed
+    date), most prominent first: the headline or kicker naming it before the body, then more mentions, then page
+    order. One per index: the articles' texts are prepared once, at its first list question, not per request."""
 
-    def __init__(self, tokenizer: Tokenizer):
-        self.tokenizer = tokenizer
+    def __init__(self, tokenizer: Tokenizer, articles: dict[str, Article]):
+        self.tokenizer, self.articles = tokenizer, articles
+
+    @functools.cached_property
+    def texts(self) -> dict[str, tuple[str, str]]:
+        """Each article's (title, whole text) in the form a topic is matched against."""
+        texts = {}
+        for article in self.articles.values():
+            title = self._plain(f"{article.kicker or ''}{article.headline}")
+            texts[article.id] = (title, self._plain("".join([title, article.body, *article.reporters,
+                                                              *article.correspondents, *article.photographers,
+                                                              article.date or ""])))
+        return texts
 
     def topic(self, question: str) -> list[str]:
         """The topic's phrases: the question without its list frame ("中原区有什么新闻？" -> ["中原区"])."""
@@ -144,11 +157,7 @@ class Topics:
 
     def matching(self, phrases: list[str], articles: list[Article]) -> list[Article]:
         """The articles that print every phrase (quotes and blanks aside: "亮赛比活动" is in “亮赛比”活动)."""
-        texts = []
-        for article in articles:
-            title = self._plain(f"{article.kicker or ''}{article.headline}")
-            texts.append((title, self._plain("".join([title, article.body, *article.reporters, *article.correspondents,
-                                                       *article.photographers, article.date or ""]))))
+        texts = [self.texts[article.id] for article in articles]
         phrases = [word for p in phrases for word in self._printed(p, [text for _, text in texts])]
         ranked = []
         for order, (article, (title, text)) in enumerate(zip(articles, texts)):
