@@ -109,14 +109,14 @@ class Bench:
         hits = [h for h in self.retriever.hybrid(question["question"], self.config.rerank_depth, analysed=analysed)
                 if h.chunk.article_id == doc]
         if not hits:  # the gold document's passages in their order
-            hits = [Hit(self.retriever.chunks[int(i)], 0.0, {}) for i in self.retriever.article_chunks[doc]]
+            hits = [Hit(chunk, 0.0, {}) for chunk in self.index.records.article_passages(doc)[1]]
         return analysed, hits
 
     def ask(self, question: dict, gold_passage: bool = False) -> dict:
         """One question through the served path: what a user would be shown, and its scores."""
         started = time.perf_counter()
         analysed, hits = self.hits(question, gold_passage)
-        answer = self.answerer.answer(analysed, hits, self.corpus.pages.__getitem__)
+        answer = self.answerer.answer(analysed, hits, self.index.records.raw)
         ms = (time.perf_counter() - started) * 1000
         golds = [g for g in question["answers"] if g.strip()]
         if answer is None or answer.support < self.config.refuse_below:

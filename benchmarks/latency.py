@@ -34,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -72,11 +74,48 @@ def stop_server(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+@contextmanager
+def milvus_lite_server(folder: Path, timeout: float = 120) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A `milvus-lite server` on a free loopback port, its data in `folder`: (process, URI). Milvus Lite is what
+    runs here; a Milvus cluster is what production would run (docs/scaling.md)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "milvus.log").open("w") as log:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("milvus-lite")), "server", "--data-dir",
+                                    str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _accepts(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"milvus-lite server did not start: {(folder / 'milvus.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a process and all its descendants (`milvus-lite server` runs Milvus in a child process)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    return rss_mb(pid) + sum(tree_rss_mb(int(child)) for child in children)
 
 
 def ask(session: requests.Session, url: str, question: str, filters: dict | None = None) -> float:

@@ -1,16 +1,22 @@
 """Load: N concurrent clients asking for D seconds while a page is added or removed every U seconds.
 
 Usage: python benchmarks/load.py [QUESTIONS.jsonl] [--clients 50] [--seconds 60] [--update-every 10]
+                                [--store milvus]
 
 Starts `server.py` on a free loopback port over a copy of the seeds in a temporary folder (the project's
 seeds and index are not touched), with an admin key and no rate limit, and reports requests/s, latency
 percentiles, failed requests (any status but 200, or no reply), the updates and their times, and the
 server's RSS after warm-up and at the end. Bounded: every client stops at the deadline.
+
+With --store milvus: a `milvus-lite server` of the run's own (Milvus Lite: what runs here) holds the archive, and
+the updates go through a second server.py on the same collections (another process, as another machine would),
+while the clients ask the first one, which follows the updates.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from latency import DEFAULT_QUESTIONS, ROOT, percentile, rss_mb, start_server, stop_server
+from latency import DEFAULT_QUESTIONS, ROOT, milvus_lite_server, percentile, rss_mb, start_server, stop_server
 
 ADMIN_KEY = "admin-key-of-the-load-benchmark"
 
@@ -68,23 +74,33 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--update-every", type=float, default=10)
+    parser.add_argument("--store", choices=["embedded", "milvus"], default="embedded")
     args = parser.parse_args()
     with args.questions.open(encoding="utf-8") as lines:
         questions = [json.loads(line)["question"] for line in lines if line.strip()]
     work = Path(tempfile.mkdtemp(prefix="qa-load-"))
+    stack = contextlib.ExitStack()  # the milvus-lite server and the second server.py, when there are
     try:
         shutil.copytree(ROOT / "seeds", work / "seeds")
         # The added page: a seed page with its numbers changed, so it is new text to encode each time.
         page = (ROOT / "seeds" / sorted(os.listdir(ROOT / "seeds"))[0]).read_text(encoding="utf-8").replace("2", "7")
-        process, url, _ = start_server({"QA_SEEDS_DIR": str(work / "seeds"), "QA_INDEX_DIR": str(work / "index"),
-                                     "QA_ADMIN_KEY": ADMIN_KEY, "QA_RATE_LIMIT": ""})
+        env = {"QA_SEEDS_DIR": str(work / "seeds"), "QA_INDEX_DIR": str(work / "index"), "QA_ADMIN_KEY": ADMIN_KEY,
+               "QA_RATE_LIMIT": ""}
+        if args.store == "milvus":
+            _, uri = stack.enter_context(milvus_lite_server(work / "milvus"))
+            env |= {"QA_STORE": "milvus", "QA_MILVUS_URI": uri, "QA_MILVUS_COLLECTION": "load"}
+        process, url, _ = start_server(env)
+        update_url = url
+        if args.store == "milvus":  # the updates come from another process
+            other, update_url, _ = start_server(env)
+            stack.callback(stop_server, other)
         try:
             for question in questions:  # warm-up: every question once
                 requests.post(url + "/api/ask", json={"question": question}, timeout=30)
             rss_start = rss_mb(process.pid)
             deadline = time.monotonic() + args.seconds
             updates: list[str] = []
-            thread = threading.Thread(target=updater, args=(url, page, deadline, args.update_every, updates))
+            thread = threading.Thread(target=updater, args=(update_url, page, deadline, args.update_every, updates))
             thread.start()
             started = time.perf_counter()
             with ThreadPoolExecutor(args.clients) as pool:
@@ -95,10 +111,12 @@ def main() -> None:
         finally:
             stop_server(process)
     finally:
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
     latencies = [ms for done, _ in results for ms in done]
     failures = [f for _, failed in results for f in failed]
-    print(f"clients {args.clients}, {args.seconds:.0f} s, a page update every {args.update_every:.0f} s, "
+    print(f"store {args.store}{' (a milvus-lite server; updates through a second server.py)' if args.store == 'milvus' else ''}, "
+          f"clients {args.clients}, {args.seconds:.0f} s, a page update every {args.update_every:.0f} s, "
           f"{len(questions)} questions in turn")
     print(f"requests {len(latencies) + len(failures)}  answered {len(latencies)}  failed {len(failures)}  "
           f"{len(latencies) / elapsed:.1f} req/s")

@@ -43,7 +43,7 @@ print(profiler.output_text(unicode=True, show_all=False))
 def stage_timings(service, questions: list[str], rounds: int) -> dict[str, list[float]]:
     """Milliseconds of each stage, every question, every round, in the order the service runs them."""
     retriever, encoder, index, tokenizer = service.retriever, service.encoder, service.index, service.tokenizer
-    pages = index.corpus.pages.__getitem__
+    raw = index.records.raw
     times: dict[str, list[float]] = {}
 
     def timed(name: str, run):
@@ -63,8 +63,8 @@ def stage_timings(service, questions: list[str], rounds: int) -> dict[str, list[
                 index.store.ann.search(encoder.encode_query(q)[None, :], service.config.candidates)[1][0]))
             hits = timed("retrieval, embedding cached (BM25+FAISS+fusion+re-rank)", lambda: retriever.hybrid(q, 5))
             tokenizer.tagged.cache_clear()
-            timed("answer extraction, POS tags not cached", lambda: service.answerer.answer(analysed, hits, pages))
-            timed("answer extraction, POS tags cached", lambda: service.answerer.answer(analysed, hits, pages))
+            timed("answer extraction, POS tags not cached", lambda: service.answerer.answer(analysed, hits, raw))
+            timed("answer extraction, POS tags cached", lambda: service.answerer.answer(analysed, hits, raw))
             timed("highlights of the 5 passages", lambda: [service._highlights(h.chunk, q) for h in hits])
             body = timed("QAService.ask, embedding and POS cached", lambda: service.ask(q))
             timed("json.dumps of the reply", lambda: json.dumps(body, ensure_ascii=False))

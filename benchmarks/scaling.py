@@ -3,6 +3,7 @@
 Usage: python benchmarks/scaling.py [--sizes 1000 10000 100000 1000000] [--e2e 10000 100000]
                                     [--queries 200] [--max-build 600] [--json FILE] [--components FILE]
                                     [--plot docs/scaling.png]
+       python benchmarks/scaling.py --store milvus --e2e 100000 1000000 [--json FILE] [--plot docs/scaling-milvus.png]
 
 The data (real where it can be, synthetic where it must be):
 - Passages: the CMRC 2018 dev corpus chunked by the project's chunker (about 2.6k chunks) embedded by
@@ -19,6 +20,10 @@ The data (real where it can be, synthetic where it must be):
   by one client (the real answers are still in the first copy), then again with each filter of FILTERED (after
   an untimed pass with it); besides each p50, the p50 of the server's search stage (retrieval, where a filter
   acts).
+- With --store milvus: the same passages written into the collections of a `milvus-lite server` of the run's own
+  (Milvus Lite: what runs here; docs/scaling.md says what a cluster changes), served by server.py with
+  QA_STORE=milvus; the same figures without the filtered passes, plus the milvus-lite server's RSS (its whole
+  process tree) and the server's records cache; then the embedded store's run of the same size.
 
 Per size and index type: build seconds, memory (the serialised index), recall@10 against the exact
 search, single-query p50/p95 of a top-100 search (what the server asks for). A build whose time,
@@ -28,10 +33,11 @@ extrapolated from the size below, would exceed --max-build seconds is skipped an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import hashlib
 import json
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -47,17 +53,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bm25s  # noqa: E402
 import faiss  # noqa: E402
 from bm25s.tokenization import Tokenized  # noqa: E402
-from latency import DEFAULT_QUESTIONS, ask, one_client, percentile, rss_mb, start_server, stop_server, timed  # noqa: E402
+from latency import (  # noqa: E402
+    DEFAULT_QUESTIONS,
+    ask,
+    milvus_lite_server,
+    one_client,
+    percentile,
+    rss_mb,
+    start_server,
+    stop_server,
+    timed,
+    tree_rss_mb,
+)
 from retrieval import load_corpus  # noqa: E402
 
 from qa.config import ROOT, Config  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
 from qa.models.model import ensure_model  # noqa: E402
-from qa.storage.ann import BACKENDS, for_size  # noqa: E402
-from qa.storage.embedded import EmbeddedStore, build_index, load_index, save_index  # noqa: E402
-from qa.storage.index import Index, seed_checksums, settings_of  # noqa: E402
-from qa.storage.sparse import BM25Index  # noqa: E402
+from qa.storage.ann import BACKENDS  # noqa: E402
+from qa.storage.embedded import EmbeddedStore, build_index, save_index  # noqa: E402
+from qa.storage.index import Corpus, Index, seed_checksums, settings_of  # noqa: E402
+from qa.storage.milvus.collections import Collections  # noqa: E402
 from qa.storage.store import top_k  # noqa: E402
 
 CMRC = ROOT.parent / "shared" / "bench" / "cmrc2018_dev"
@@ -182,10 +199,11 @@ def components(sizes: list[int], n_queries: int, max_build: float, encoder: Enco
 
 
 # -- end to end -------------------------------------------------------------------------------------
-def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tokenizer: Tokenizer) -> Config:
-    """A seeds folder of copies of the seed pages and a real index of about n passages over it."""
+def replicated(n: int, folder: Path, config: Config, encoder: Encoder, tokenizer: Tokenizer):
+    """A seeds folder of copies of the seed pages and what an index of about n passages over it holds: (corpus,
+    each passage's BM25 words, vectors, answer types, the seeds' manifest)."""
     seed = build_index(dataclasses.replace(config, index_dir=folder / "seed-index"), encoder, tokenizer, progress=False)
-    corpus, rng = seed.corpus, np.random.default_rng(1)
+    corpus, rng = seed.records.corpus, np.random.default_rng(1)
     copies = -(-n // len(corpus.chunks))
     seeds = folder / "seeds"
     seeds.mkdir()
@@ -203,7 +221,7 @@ def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tok
 
         for a in corpus.articles.values():
             articles[moved(a.id)] = dataclasses.replace(a, id=moved(a.id), page=rename[a.page])
-        for c, t in zip(corpus.chunks, seed.types):
+        for c, t in zip(corpus.chunks, seed.records.types):
             chunks.append(dataclasses.replace(c, id=moved(c.id), article_id=moved(c.article_id), page=rename[c.page]))
             types.append(t)
     texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
@@ -212,17 +230,30 @@ def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tok
     words = list(vocab)
     docs, grown = synthetic_token_ids(base_docs, len(vocab), len(chunks), rng)
     words += [f"合成{i}" for i in range(grown - len(words))]
-    bm25 = BM25Index()
-    bm25.build([[words[t] for t in d] for d in docs])
-    ann = for_size(len(chunks), config.ann_exact_below)
-    ann.build(synthetic_vectors(seed.store.ann.vectors(np.arange(seed.store.ann.size)), len(chunks), rng))
-    served = dataclasses.replace(config, seeds_dir=seeds, index_dir=folder / "index")
-    from qa.storage.index import Corpus
+    vectors = synthetic_vectors(seed.store.ann.vectors(np.arange(seed.store.ann.size)), len(chunks), rng)
+    return Corpus(pages, articles, chunks), [[words[t] for t in d] for d in docs], vectors, types, seed.manifest
 
-    index = Index(Corpus(pages, articles, chunks), EmbeddedStore(bm25, ann), types, seed.manifest | {
-        "counts": {"pages": len(pages), "articles": len(articles), "chunks": len(chunks)},
-        "settings": settings_of(served), "seeds": seed_checksums(seeds)})
+
+def replicated_index(n: int, folder: Path, config: Config, encoder: Encoder, tokenizer: Tokenizer) -> Config:
+    """A seeds folder of copies of the seed pages and a real index folder of about n passages over it."""
+    corpus, docs, vectors, types, manifest = replicated(n, folder, config, encoder, tokenizer)
+    served = dataclasses.replace(config, seeds_dir=folder / "seeds", index_dir=folder / "index")
+    index = Index.of(corpus, EmbeddedStore.build(docs, vectors, config.ann_exact_below), types, manifest | {
+        "counts": {"pages": len(corpus.pages), "articles": len(corpus.articles), "chunks": len(corpus.chunks)},
+        "settings": settings_of(served), "seeds": seed_checksums(served.seeds_dir)})
     save_index(index, served.index_dir)
+    return served
+
+
+def replicated_collections(n: int, folder: Path, config: Config, encoder: Encoder, tokenizer: Tokenizer,
+                           uri: str) -> Config:
+    """Milvus collections of about n passages (copies of the seed pages, as replicated_index) at `uri`."""
+    corpus, docs, vectors, types, _ = replicated(n, folder, config, encoder, tokenizer)
+    served = dataclasses.replace(config, store="milvus", milvus_uri=uri, milvus_collection="scale",
+                                 seeds_dir=folder / "seeds", index_dir=folder / "index")
+    meta = {name: {"sha256": hashlib.sha256(raw.encode()).hexdigest(), "bytes": len(raw.encode())}
+            for name, raw in corpus.pages.items()}
+    Collections(served).write(corpus, meta, encoder, tokenizer, (docs, vectors, types), None, time.perf_counter())
     return served
 
 
@@ -233,34 +264,47 @@ FILTERED = {"page": {"page": "r00000_002_d1b9c29a276e9447.txt"}, "reporter": {"r
             "dates": {"date_from": "12-15", "date_to": "12-21"}}
 
 
-def end_to_end(sizes: list[int], config: Config, encoder: Encoder) -> list[dict]:
+def end_to_end(sizes: list[int], config: Config, encoder: Encoder, store: str = "embedded") -> list[dict]:
+    """Per size: p50/p95 of /api/ask, start-up, the API server's RSS (and with Milvus the milvus-lite server's),
+    and with the embedded store the filtered passes."""
     questions = [json.loads(line)["question"] for line in DEFAULT_QUESTIONS.open(encoding="utf-8") if line.strip()]
     rows = []
     for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             started = time.perf_counter()
-            served = replicated_index(n, Path(tmp), config, encoder, Tokenizer())
+            if store == "milvus":
+                milvus, uri = stack.enter_context(milvus_lite_server(Path(tmp) / "milvus"))
+                served = replicated_collections(n, Path(tmp), config, encoder, Tokenizer(), uri)
+                env = {"QA_STORE": "milvus", "QA_MILVUS_URI": uri, "QA_MILVUS_COLLECTION": served.milvus_collection}
+            else:
+                served = replicated_index(n, Path(tmp), config, encoder, Tokenizer())
+                env = {"QA_INDEX_DIR": str(served.index_dir)}
             made = time.perf_counter() - started
-            process, url, ready = start_server({"QA_SEEDS_DIR": str(served.seeds_dir),
-                                                "QA_INDEX_DIR": str(served.index_dir)}, timeout=1800)
+            process, url, ready = start_server(env | {"QA_SEEDS_DIR": str(served.seeds_dir), "QA_RATE_LIMIT": ""},
+                                               timeout=1800)
             try:
+                health = requests.get(url + "/api/health", timeout=10).json()
                 times = one_client(url, questions, 2)
-                kind = json.loads((served.index_dir / "ann" / "ann.json").read_text())["kind"]
-                row = {"size": load_index(served.index_dir).store.size, "ann": kind, "index_made_s": made,
-                       "start_s": ready, "p50_ms": statistics.median(times), "p95_ms": percentile(times, 95),
-                       "rss_mb": rss_mb(process.pid)}
+                row = {"store": store, "size": health["index"]["counts"]["chunks"], "index_made_s": made,
+                       "start_s": ready, "server_start_s": health["start_seconds"],
+                       "index_load_s": health["load_seconds"], "p50_ms": statistics.median(times),
+                       "p95_ms": percentile(times, 95), "rss_mb": rss_mb(process.pid)}
                 session = requests.Session()
                 row["search_p50_ms"] = statistics.median(timed(session, url, q)[1] for _ in range(2) for q in questions)
-                for name, filters in FILTERED.items():  # the same questions, retrieval restricted by a filter
-                    for q in questions:  # untimed: the passages a filter leads to get as warm as the others
-                        ask(session, url, q, filters)
-                    filtered = [timed(session, url, q, filters) for _ in range(2) for q in questions]
-                    row |= {f"{name}_p50_ms": statistics.median(t for t, _ in filtered),
-                            f"{name}_p95_ms": percentile([t for t, _ in filtered], 95),
-                            f"{name}_search_p50_ms": statistics.median(s for _, s in filtered)}
+                if store == "milvus":
+                    row["milvus_rss_mb"] = tree_rss_mb(milvus.pid)
+                    row["records_cache"] = requests.get(url + "/api/health", timeout=10).json()["records_cache"]
+                else:
+                    row["ann"] = json.loads((served.index_dir / "ann" / "ann.json").read_text())["kind"]
+                    for name, filters in FILTERED.items():  # the same questions, retrieval restricted by a filter
+                        for q in questions:  # untimed: the passages a filter leads to get as warm as the others
+                            ask(session, url, q, filters)
+                        filtered = [timed(session, url, q, filters) for _ in range(2) for q in questions]
+                        row |= {f"{name}_p50_ms": statistics.median(t for t, _ in filtered),
+                                f"{name}_p95_ms": percentile([t for t, _ in filtered], 95),
+                                f"{name}_search_p50_ms": statistics.median(s for _, s in filtered)}
             finally:
                 stop_server(process)
-            shutil.rmtree(tmp, ignore_errors=True)
         print("end to end", _short(row), flush=True)
         rows.append(row)
     return rows
@@ -290,17 +334,51 @@ def plot(rows: list[dict], e2e: list[dict], path: Path) -> None:
     if e2e:
         axes[0].plot([r["size"] for r in e2e], [r["p50_ms"] for r in e2e], marker="s", color="black",
                      label="/api/ask end to end")
-    titles = ("query p50 (ms)", "memory (MB)", "build (s)", "recall@10 vs exact")
+    _axes(axes, ("query p50 (ms)", "memory (MB)", "build (s)", "recall@10 vs exact"), sizes)
+    for ax in axes[:3]:
+        ax.set_yscale("log")
+    axes[3].set_ylim(0.5, 1.02)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def _axes(axes, titles: tuple[str, ...], sizes: list[int]) -> None:
+    """The panels' common look: passages on a log x axis, a title each, a grid."""
     for ax, title in zip(axes, titles):
         ax.set_xscale("log")
         ax.set_xlabel("passages")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xticks(sizes)
-    for ax in axes[:3]:
-        ax.set_yscale("log")
-    axes[3].set_ylim(0.5, 1.02)
-    axes[0].legend(fontsize=8)
+
+
+def plot_stores(e2e: list[dict], path: Path) -> None:
+    """The end-to-end figures of both stores against the archive's size, in docs/scaling.png's style."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    label = {"milvus": "Milvus store (Milvus Lite server)", "embedded": "embedded store"}
+    for store in ("embedded", "milvus"):
+        got = sorted((r for r in e2e if r["store"] == store), key=lambda r: r["size"])
+        x = [r["size"] for r in got]
+        axes[0].plot(x, [r["p50_ms"] for r in got], marker="o", label=f"{label[store]} p50")
+        axes[0].plot(x, [r["p95_ms"] for r in got], marker="o", linestyle="--", label=f"{label[store]} p95")
+        axes[1].plot(x, [r["rss_mb"] for r in got], marker="o", label=f"{label[store]}: API server")
+        if store == "milvus":
+            axes[1].plot(x, [r["milvus_rss_mb"] for r in got], marker="s", label="milvus-lite server process")
+        axes[2].plot(x, [r["index_load_s"] for r in got], marker="o", label=label[store])
+        axes[3].plot(x, [r["search_p50_ms"] for r in got], marker="o", label=label[store])
+    _axes(axes, ("/api/ask (ms)", "RSS (MB)", "index load at start-up (s, model aside)", "search stage p50 (ms)"),
+          sorted({r["size"] for r in e2e}))
+    for ax in axes:
+        ax.legend(fontsize=7)
+    axes[1].set_yscale("log")
+    fig.suptitle("End to end on this 2-core machine; Milvus is Milvus Lite (a real cluster: docs/scaling.md)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -316,10 +394,20 @@ def main() -> None:
     parser.add_argument("--components", type=Path, help="take the component figures from this file (an earlier "
                         "--json) instead of measuring them again")
     parser.add_argument("--plot", type=Path, help="draw the curves into this PNG (e.g. docs/scaling.png)")
+    parser.add_argument("--store", choices=["embedded", "milvus"], default="embedded",
+                        help="the store of the end-to-end runs; milvus: a milvus-lite server of its own, and the "
+                             "embedded store's runs at the same sizes beside it (no component runs)")
     args = parser.parse_args()
     config = Config.from_env()
     encoder = Encoder.of(config, ensure_model(config))
     print(f"# faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads", flush=True)
+    if args.store == "milvus":  # Milvus Lite beside the embedded store, size by size
+        e2e = [row for n in args.e2e for store in ("milvus", "embedded") for row in end_to_end([n], config, encoder, store)]
+        if args.json:
+            args.json.write_text(json.dumps({"end_to_end": e2e}, indent=1))
+        if args.plot:
+            plot_stores(e2e, args.plot)
+        return
     if args.components:
         rows = json.loads(args.components.read_text())["components"]
     else:

@@ -65,7 +65,10 @@ class Config:
     milvus_token: str = _setting("", "With QA_STORE=milvus: the `user:password` or API key of the Milvus server; "
                                  "unset: none.", "QA_MILVUS_TOKEN", secret=True)
     milvus_collection: str = _setting("qa", "With QA_STORE=milvus: the prefix of the collection names "
-                                      "(`<prefix>_chunks`, `<prefix>_records`).", "QA_MILVUS_COLLECTION")
+                                      "(`<prefix>_chunks`, `<prefix>_articles`, `<prefix>_records`).",
+                                      "QA_MILVUS_COLLECTION")
+    records_cache: int = _setting(4096, "With QA_STORE=milvus: passages an API server keeps of those it read "
+                                  "(least recently used go first; about 3 KB each).", "QA_RECORDS_CACHE")
     host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
     port: int = _setting(8000, "Port the server listens on.", "QA_PORT")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
@@ -99,6 +102,8 @@ class Config:
         problems = [f"{name} must be at least 1" for name in at_least_one if getattr(self, name) < 1]
         if self.chunk_min_chars > self.chunk_max_chars:
             problems.append("chunk_min_chars must not exceed chunk_max_chars")
+        if self.records_cache < 1:
+            problems.append("records_cache must be at least 1")
         if self.ann_exact_below < 0:
             problems.append("ann_exact_below must not be negative")
         if self.chunk_overlap_sentences < 0 or self.dense_weight < 0:

@@ -26,9 +26,7 @@ class Chat:
     def rewriter(self, index: Index) -> Rewriter:
         """A rewriter that knows the names the parser found in the index's articles (made once per index)."""
         if self._rewriter is None or self._rewriter[0] is not index:
-            articles = index.corpus.articles.values()
-            names = {n for a in articles for n in (*a.reporters, *a.correspondents, a.kicker or "") if len(n) >= 2}
-            self._rewriter = (index, Rewriter(self.service.tokenizer, frozenset(names)))
+            self._rewriter = (index, Rewriter(self.service.tokenizer, index.records.names()))
         return self._rewriter[1]
 
     def understand(self, messages: list[dict], snapshot: Snapshot) -> tuple[Rewrite, str | None]:

@@ -22,6 +22,7 @@ from qa.models.reader import Reader, load_reader
 from qa.search.retrieve import Retriever
 from qa.storage.filters import NO_MATCH, Filters
 from qa.storage.index import Index
+from qa.storage.records import Passage, Records
 
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the archive names that."
@@ -39,15 +40,18 @@ class Snapshot:
     index: Index
     retriever: Retriever
     answerer: Answerer
-    chunks_by_id: dict[str, Chunk]
     topics: archive.Topics  # the articles a list question names
+
+    @property
+    def records(self) -> Records:
+        return self.index.records
 
     @classmethod
     def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config, reader: Reader,
            calibration: Calibration) -> "Snapshot":
         return cls(index, Retriever(index, encoder, tokenizer, config),
-                   Answerer(tokenizer, index.corpus.headline, reader, calibration),
-                   {c.id: c for c in index.corpus.chunks}, archive.Topics(tokenizer, index.corpus.articles))
+                   Answerer(tokenizer, index.records.headline, reader, calibration),
+                   archive.Topics(tokenizer, index.records))
 
 
 @dataclass
@@ -80,7 +84,9 @@ class QAService:
                                   int8=config.reader_precision == "int8")
         self.calibration = Calibration.load()
         self.article_model = load_article_model()
+        loading = time.perf_counter()
         index = self.backend.load_or_build(config, self.encoder, self.tokenizer, progress)
+        self.load_seconds = time.perf_counter() - loading  # the index alone (a build included when there was none)
         self._snapshot = self._snapshot_of(index)
         self._follower = self.backend.follower(config, index, self.encoder.fingerprint)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
@@ -151,26 +157,26 @@ class QAService:
 
     def _fact(self, found: Search) -> dict:
         snapshot = found.snapshot
-        answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.index.corpus.pages.__getitem__)
+        answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.records.raw)
         if answer is None or answer.support < self.config.refuse_below:
             return {"answer": None, "message": REFUSAL, "confidence": round(answer.support, 4) if answer else 0.0}
         return {"answer": self._answer_json(answer)}
 
     def _from_records(self, found: Search) -> dict:
         """A byline, date, page or list answer, read from the article records (never from an article's body)."""
-        corpus = found.snapshot.index.corpus
+        records = found.snapshot.records
         if found.kind == archive.LIST:
             listed = self._list_json(found)
             return {"answer": listed} if listed else {"answer": None, "message": NO_TOPIC, "confidence": 0.0}
         if not found.hits:
             return {"answer": None, "message": REFUSAL, "confidence": 0.0}
         # The article is the top passage's; how sure that is (fitted on public data) is the answer's confidence.
-        article = corpus.articles[found.hits[0].chunk.article_id]
+        article = records.article_of(found.hits[0].chunk)
         confidence = 1.0 if found.filters.article else self.article_model(article_features(found.hits))
         if confidence < self.config.refuse_below:  # not sure the archive holds the article asked about
             return {"answer": None, "message": REFUSAL, "confidence": round(confidence, 4)}
         name = archive.FIELD_OF[found.kind]
-        cited = archive.field(article, name, corpus.pages[article.page])
+        cited = archive.field(article, name, records.page(article.page))
         if cited is None:
             return {"answer": None, "message": NO_FIELD[name], "confidence": round(confidence, 4),
                     "article": self._article_summary(article)}
@@ -185,19 +191,17 @@ class QAService:
 
     def _list_json(self, found: Search) -> dict | None:
         """Every article that the filters pass and the question's topic names, most prominent first."""
-        corpus = found.snapshot.index.corpus
+        records = found.snapshot.records
         filters = found.filters
         if found.prefer_article and archive.on_this_page(found.question) and filters.page is None:
-            filters = dataclasses.replace(filters, page=corpus.articles[found.prefer_article].page)
-        articles = [a for a in corpus.articles.values() if filters.matches(a)]
-        topics = found.snapshot.topics
-        listed = topics.matching(topics.topic(found.question), articles)
+            preferred = records.article(found.prefer_article)
+            filters = dataclasses.replace(filters, page=preferred.page if preferred else "")
+        listed = found.snapshot.topics.listed(found.question, filters)
         items = []
-        first_passage = found.snapshot.retriever.article_chunks
         for article in listed:
-            cited = archive.field(article, "headline", corpus.pages[article.page])
+            cited = archive.field(article, "headline", records.page(article.page))
             # A headline whose raw offsets cannot be told exactly is cited by the article's first passage.
-            citation = cited.citation if cited else corpus.chunks[int(first_passage[article.id][0])].id
+            citation = cited.citation if cited else records.article_passages(article.id)[1][0].id
             items.append({"title": article.headline, "citation": citation,
                           "span": {"start": cited.start, "end": cited.end} if cited else None,
                           "article": self._article_summary(article)})
@@ -234,7 +238,7 @@ class QAService:
             "score": round(hit.score, 4),
             "text": chunk.text,
             "highlights": self._highlights(chunk, words),
-            "article": self._article_summary(snapshot.index.corpus.articles[chunk.article_id]),
+            "article": self._article_summary(snapshot.records.article_of(chunk)),
             "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end},
         }
 
@@ -255,53 +259,59 @@ class QAService:
     def citation(self, citation_id: str) -> dict:
         """A passage id cites the whole passage, a sentence id (passage id + "-sNN") one of its sentences, a field
         id (article id + "-headline", "-byline" or "-date") that part of the article record as printed."""
-        snapshot = self.snapshot
-        field = self._cited_field(snapshot, citation_id)
+        records = self.snapshot.records
+        field = self._cited_field(records, citation_id)
         if field is not None:  # the passage shown with it: the article's passage nearest the field
-            chunks = [snapshot.retriever.chunks[int(i)] for i in snapshot.retriever.article_chunks[field.article.id]]
-            chunk = min(chunks, key=lambda c: max(c.start - field.end, field.start - c.end, 0))
+            chunk = min(records.article_passages(field.article.id)[1],
+                        key=lambda c: max(c.start - field.end, field.start - c.end, 0))
             cited = Span(field.text, field.start, field.end)
+            article = field.article
         else:
-            chunk, sentence = self._cited(snapshot, citation_id)
+            passage, sentence = self._cited(records, citation_id)
+            chunk = passage.chunk
             start, end = chunk.sentences[sentence] if sentence is not None else (0, len(chunk.text))
-            cited = raw_span(chunk, snapshot.index.corpus.pages[chunk.page], start, end)
-        raw = snapshot.index.corpus.pages[chunk.page]
+            cited = raw_span(chunk, passage.raw, start, end)
+            article = records.article(chunk.article_id)
+        raw = records.page(chunk.page)
+        if raw is None or article is None:  # an update removed the page since the passage was read
+            raise NotFound(f"no citation with id {quoted(citation_id)}")
         p_start, p_end = paragraph_bounds(raw, cited.start, cited.end)
         return {
             "id": citation_id,
-            "article": self._article_json(snapshot, snapshot.index.corpus.articles[chunk.article_id]),
+            "article": self._article_json(records, article),
             "passage": {"id": chunk.id, "text": chunk.text, "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end}},
             "paragraph": {"text": raw[p_start:p_end], "source": {"file": chunk.page, "start": p_start, "end": p_end}},
             "span": {"text": cited.text, "raw": raw[cited.start:cited.end], "start": cited.start, "end": cited.end},
         }
 
     @staticmethod
-    def _cited_field(snapshot: Snapshot, citation_id: str) -> archive.Field | None:
+    def _cited_field(records: Records, citation_id: str) -> archive.Field | None:
         """The record field a field id names (None for other ids; 404 for a field the article does not print)."""
         match = archive.FIELD_ID.match(citation_id)
-        article = snapshot.index.corpus.articles.get(match["article"]) if match else None
+        article = records.article(match["article"]) if match else None
         if article is None:
             return None
-        field = archive.field(article, match["field"], snapshot.index.corpus.pages[article.page])
+        field = archive.field(article, match["field"], records.page(article.page))
         if field is None:
             raise NotFound(f"article {quoted(article.id)} prints no {match['field']}")
         return field
 
     @staticmethod
-    def _cited(snapshot: Snapshot, citation_id: str) -> tuple[Chunk, int | None]:
-        """The chunk and sentence index of a citation id; only the ids the service hands out are found."""
-        chunks = snapshot.chunks_by_id
-        if citation_id in chunks:
-            return chunks[citation_id], None
+    def _cited(records: Records, citation_id: str) -> tuple[Passage, int | None]:
+        """The passage and sentence index of a citation id; only the ids the service hands out are found."""
+        passage = records.cited(citation_id)
+        if passage is not None:
+            return passage, None
         match = _SENTENCE_ID.match(citation_id)
-        chunk = chunks.get(match["chunk"]) if match else None
+        passage = records.cited(match["chunk"]) if match else None
+        chunk = passage and passage.chunk
         if chunk and int(match["n"]) < len(chunk.sentences) and sentence_citation(chunk, int(match["n"])) == citation_id:
-            return chunk, int(match["n"])
+            return passage, int(match["n"])
         raise NotFound(f"no citation with id {quoted(citation_id)}")
 
     def articles(self, filters: Filters = Filters()) -> dict:
         """The /api/articles body: the summaries of every article the filters pass, in page order."""
-        articles = [self._article_summary(a) for a in self.snapshot.index.corpus.articles.values() if filters.matches(a)]
+        articles = [self._article_summary(a) for a in self.snapshot.records.articles(filters)]
         body: dict = {"articles": articles}
         if filters:
             body["filters"] = filters.to_json()
@@ -310,20 +320,23 @@ class QAService:
         return body
 
     def article(self, article_id: str) -> dict:
-        snapshot = self.snapshot
-        article = snapshot.index.corpus.articles.get(article_id)
+        records = self.snapshot.records
+        article = records.article(article_id)
         if article is None:
             raise NotFound(f"no article with id {quoted(article_id)}")
-        return self._article_json(snapshot, article)
+        return self._article_json(records, article)
 
     def health(self) -> dict:
-        manifest = self.snapshot.index.manifest
+        index = self.snapshot.index
+        manifest = index.manifest
+        cache = index.records.stats()
         return {
             "ready": True,
             "index": {k: manifest.get(k) for k in ("format_version", "model", "counts", "skipped", "built_at",
                                                    "build_seconds")} | {"store": self.backend.name},
             "start_seconds": round(self.ready_seconds, 2),
-        }
+            "load_seconds": round(self.load_seconds, 2),
+        } | ({"records_cache": cache} if cache else {})
 
     @staticmethod
     def _article_summary(article: Article) -> dict:
@@ -331,9 +344,8 @@ class QAService:
                 "day": article.day, "reporters": list(article.reporters), "correspondents": list(article.correspondents),
                 "photographers": list(article.photographers), "page": article.page}
 
-    def _article_json(self, snapshot: Snapshot, article: Article) -> dict:
-        retriever = snapshot.retriever  # its article -> chunk positions: no scan of every chunk per lookup
-        chunks = [retriever.chunks[int(i)].id for i in retriever.article_chunks.get(article.id, ())]
+    def _article_json(self, records: Records, article: Article) -> dict:
+        chunks = [chunk.id for chunk in records.article_passages(article.id)[1]]
         return self._article_summary(article) | {
             "body": article.body,
             "source": {"file": article.page, "start": article.body_start, "end": article.body_end},

@@ -76,7 +76,7 @@ class MemoryBackend(Backend):
         manifest = new_manifest(corpus, encoder, MemoryStore.kind) | {
             "settings": settings_of(config), "seeds": checksums, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "build_seconds": round(time.perf_counter() - started, 2)}
-        return Index(corpus, MemoryStore(bm25, np.asarray(vectors, dtype=np.float32)), types, manifest)
+        return Index.of(corpus, MemoryStore(bm25, np.asarray(vectors, dtype=np.float32)), types, manifest)
 
     def load_or_build(self, config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
         return self.build(config, encoder, tokenizer, progress=progress)

@@ -63,7 +63,7 @@ def test_one_query_runs_on_one_thread_and_leaves_the_setting_as_it_was():
 
 def test_a_build_over_the_threshold_serves_from_ivf(service, tmp_path):
     """The seeds indexed with the threshold below their size: an IVF index that finds every passage."""
-    corpus, encoder = service.index.corpus, service.encoder
+    corpus, encoder = service.index.records.corpus, service.encoder
     cache = EmbeddingCache(service.config.cache_dir / "embeddings", encoder.fingerprint)
     index = index_corpus(corpus, encoder, service.tokenizer, cache=cache, progress=False, ann_exact_below=10)
     assert index.store.ann.kind == "faiss-ivf" and cache.last_encoded == 0

@@ -28,14 +28,14 @@ def test_ask_returns_answer_with_exact_sources(api_server, service):
     assert answer["text"] == (answer["span_text"] if answer["span_confident"] else answer["sentence"])
     assert answer["sentence"][answer["highlight"]["start"] : answer["highlight"]["end"]] == answer["span_text"]
     assert 0 <= answer["confidence"] <= 1 and 0 <= answer["support"] <= 1
-    raw = service.index.corpus.pages[answer["page"]]
+    raw = service.index.records.corpus.pages[answer["page"]]
     assert normalise(raw[answer["span"]["start"] : answer["span"]["end"]]) == answer["span_text"]
     s = answer["sentence_span"]
     assert normalise(raw[s["start"] : s["end"]]) == answer["sentence"]
     assert len(body["passages"]) == 5
     for passage in body["passages"]:
         src = passage["source"]
-        page = service.index.corpus.pages[src["file"]]
+        page = service.index.records.corpus.pages[src["file"]]
         assert normalise(page[src["start"] : src["end"]]) == passage["text"]
         assert {"id", "title", "date", "reporters", "correspondents", "page"} <= set(passage["article"])
         for h in passage["highlights"]:
@@ -59,7 +59,7 @@ def test_citation_lookup_returns_article_paragraph_and_span(api_server, service)
     reply = requests.get(f"{api_server}/api/citations/{answer['citation']}", timeout=10)
     assert reply.status_code == 200
     body = reply.json()
-    raw = service.index.corpus.pages[body["passage"]["source"]["file"]]
+    raw = service.index.records.corpus.pages[body["passage"]["source"]["file"]]
     span = body["span"]
     assert normalise(raw[span["start"] : span["end"]]) == span["text"] == answer["sentence"]
     paragraph = body["paragraph"]["source"]
@@ -184,7 +184,7 @@ def test_hostile_json_gets_400_not_500(api_server, data, code):
     ["-s" + "9" * 5000, "-s1", "-s001", "-s99", "-s", "x"],
 )
 def test_only_issued_citation_ids_are_found(api_server, service, suffix):
-    passage = service.index.corpus.chunks[0].id
+    passage = service.index.records.corpus.chunks[0].id
     assert requests.get(f"{api_server}/api/citations/{passage}-s00", timeout=10).status_code == 200
     reply = requests.get(f"{api_server}/api/citations/{passage}{suffix}", timeout=10)
     assert reply.status_code == 404

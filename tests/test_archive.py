@@ -60,8 +60,8 @@ def test_byline_answers_cite_the_printed_byline_never_the_body(service):
         reply = service.ask(item["question"], 5)
         answer = reply["answer"]
         assert reply["kind"] == "byline" and answer, item["id"]
-        article = service.index.corpus.articles[answer["article"]["id"]]
-        raw = service.index.corpus.pages[article.page]
+        article = service.index.records.corpus.articles[answer["article"]["id"]]
+        raw = service.index.records.corpus.pages[article.page]
         assert answer["citation"] == f"{article.id}-byline"
         assert normalise(raw[answer["span"]["start"] : answer["span"]["end"]]) == answer["span_text"]
         assert any(a <= answer["span"]["start"] < b for a, b in article.byline_spans), "the printed byline, not the body"
@@ -69,15 +69,15 @@ def test_byline_answers_cite_the_printed_byline_never_the_body(service):
 
 
 def test_record_fields_are_cited_by_raw_offsets(api_server, service):
-    for article in list(service.index.corpus.articles.values())[:8]:
+    for article in list(service.index.records.corpus.articles.values())[:8]:
         for name in archive.FIELDS:
             reply = requests.get(f"{api_server}/api/citations/{article.id}-{name}", timeout=10)
-            field = archive.field(article, name, service.index.corpus.pages[article.page])
+            field = archive.field(article, name, service.index.records.corpus.pages[article.page])
             if field is None:
                 assert reply.status_code == 404 and reply.json()["error"]["code"] == "not_found"
                 continue
             body = reply.json()
-            raw = service.index.corpus.pages[article.page]
+            raw = service.index.records.corpus.pages[article.page]
             assert body["span"]["raw"] == raw[body["span"]["start"] : body["span"]["end"]]
             assert normalise(body["span"]["raw"]) == body["span"]["text"] == field.text
             assert body["article"]["id"] == article.id and body["passage"]["id"].startswith(article.id + "-c")
@@ -86,17 +86,17 @@ def test_record_fields_are_cited_by_raw_offsets(api_server, service):
 def test_list_answers_are_every_matching_article_each_cited(api_server, service):
     body = requests.post(api_server + "/api/ask", json={"question": "冉红政写了哪些报道？"}, timeout=60).json()
     assert body["kind"] == "list"
-    want = {a.id for a in service.index.corpus.articles.values() if "冉红政" in a.reporters + a.correspondents}
+    want = {a.id for a in service.index.records.corpus.articles.values() if "冉红政" in a.reporters + a.correspondents}
     assert want and {item["article"]["id"] for item in body["answer"]["items"]} == want
     for item in body["answer"]["items"]:
-        raw = service.index.corpus.pages[item["article"]["page"]]
+        raw = service.index.records.corpus.pages[item["article"]["page"]]
         assert normalise(raw[item["span"]["start"] : item["span"]["end"]]) == item["title"]
         assert item["citation"] == item["article"]["id"] + "-headline"
 
 
 def test_overview_lists_the_whole_archive_or_the_filtered_page(service):
     everything = service.ask("这期报纸讲了哪些事？")["answer"]["items"]
-    assert [i["article"]["id"] for i in everything] == list(service.index.corpus.articles)
+    assert [i["article"]["id"] for i in everything] == list(service.index.records.corpus.articles)
     page = "002_d1b9c29a276e9447.txt"
     reply = service.ask("这一版有哪些报道？", filters=parse_filters({"page": page}))
     assert {i["article"]["page"] for i in reply["answer"]["items"]} == {page}

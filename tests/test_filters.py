@@ -32,21 +32,21 @@ SEED_FILTERS = [
 
 
 def passing(service, filters: Filters) -> set[str]:
-    return {a.id for a in service.index.corpus.articles.values() if filters.matches(a)}
+    return {a.id for a in service.index.records.corpus.articles.values() if filters.matches(a)}
 
 
 @pytest.mark.parametrize("given", SEED_FILTERS, ids=json.dumps)
 def test_chunk_masks_pass_the_articles_the_records_pass(service, given):
     filters = parse_filters(given)
-    mask = service.retriever.table.mask(filters)
-    masked = {c.article_id for c, keep in zip(service.index.corpus.chunks, mask) if keep}
+    mask = service.index.records.table.mask(filters)
+    masked = {c.article_id for c, keep in zip(service.index.records.corpus.chunks, mask) if keep}
     assert masked == passing(service, filters)
 
 
 def test_seed_filters_are_not_all_trivial(service):
     """The cases above mean something on the seeds: some pass a few articles, some none, none pass all."""
     sizes = [len(passing(service, parse_filters(f))) for f in SEED_FILTERS]
-    assert 0 in sizes and all(n < len(service.index.corpus.articles) for n in sizes)
+    assert 0 in sizes and all(n < len(service.index.records.corpus.articles) for n in sizes)
     assert sum(1 for n in sizes if 0 < n) >= 8
 
 
@@ -54,7 +54,7 @@ def test_days_compare_on_month_and_day_without_a_year(service):
     assert Day.parse("--12-20") == Day(12, 20) and Day.parse("2021-12-20") == Day(12, 20, 2021)
     for bad in ("12/20", "2021-13-01", "20-12-2021", "", "--1220"):
         assert Day.parse(bad) is None
-    article = next(a for a in service.index.corpus.articles.values() if a.day == "--12-21")
+    article = next(a for a in service.index.records.corpus.articles.values() if a.day == "--12-21")
     dated = dataclasses.replace(article, day="2020-12-21")
     since = Filters(date_from=Day(12, 20, 2021))
     assert since.matches(article), "no year on the page: month and day decide"
@@ -68,7 +68,7 @@ def test_filtered_retrieval_returns_only_passing_articles_best_first(service, gi
     allowed = passing(service, filters)
     hits = service.retriever.hybrid("党建工作观摩活动", 5, filters=filters)
     assert {h.chunk.article_id for h in hits} <= allowed
-    chunks = sum(1 for c in service.index.corpus.chunks if c.article_id in allowed)
+    chunks = sum(1 for c in service.index.records.corpus.chunks if c.article_id in allowed)
     assert len(hits) == min(5, chunks), "the top k are the best k that pass, not fewer"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
@@ -77,8 +77,8 @@ def test_a_filter_reaches_passages_the_unfiltered_search_ranks_low(service):
     """Retrieval itself is filtered: an article far down the unfiltered list gives all its passages."""
     question = "宣传活动一共制作了多少面展板？"
     unfiltered = [h.chunk.article_id for h in service.retriever.hybrid(question, 5)]
-    far = next(a for a in service.index.corpus.articles if a not in unfiltered and a.startswith("000_"))
-    own = [c.id for c in service.index.corpus.chunks if c.article_id == far]
+    far = next(a for a in service.index.records.corpus.articles if a not in unfiltered and a.startswith("000_"))
+    own = [c.id for c in service.index.records.corpus.chunks if c.article_id == far]
     hits = service.retriever.hybrid(question, 20, filters=Filters(article=far))
     assert sorted(h.chunk.id for h in hits) == sorted(own)
 
@@ -112,7 +112,7 @@ def test_ann_search_within_allowed_ids_is_the_exact_top_among_them(backend, shar
 
 
 def test_people_are_every_byline_role(service):
-    article = next(a for a in service.index.corpus.articles.values() if a.correspondents)
+    article = next(a for a in service.index.records.corpus.articles.values() if a.correspondents)
     assert set(article.reporters) | set(article.correspondents) <= set(people(article))
 
 

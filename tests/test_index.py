@@ -28,7 +28,7 @@ def test_manifest_describes_the_index(config, service):
     assert manifest["seeds"] == seed_checksums(config.seeds_dir)
     counts = manifest["counts"]
     assert counts["pages"] == 5 and counts["articles"] >= 20
-    assert counts["chunks"] == len(service.index.corpus.chunks)
+    assert counts["chunks"] == len(service.index.records.corpus.chunks)
     assert manifest["build_seconds"] > 0 and manifest["built_at"]
     leftovers = [p.name for p in config.index_dir.parent.iterdir() if p.name.startswith(".index")]
     assert leftovers == []
@@ -37,12 +37,12 @@ def test_manifest_describes_the_index(config, service):
 def test_rebuild_gives_the_same_ids_and_reuses_embeddings(config, service, tmp_path):
     other = replace(config, index_dir=tmp_path / "index")
     index = build_index(other, service.encoder, service.tokenizer, progress=False)
-    assert [c.id for c in index.corpus.chunks] == [c.id for c in service.index.corpus.chunks]
-    assert list(index.corpus.articles) == list(service.index.corpus.articles)
+    assert [c.id for c in index.records.corpus.chunks] == [c.id for c in service.index.records.corpus.chunks]
+    assert list(index.records.corpus.articles) == list(service.index.records.corpus.articles)
     assert index.manifest["encoded_chunks"] == 0, "unchanged chunks come from the embedding cache"
     loaded = load_index(other.index_dir)
-    assert [c.id for c in loaded.corpus.chunks] == [c.id for c in index.corpus.chunks]
-    assert loaded.store.ann.size == len(loaded.corpus.chunks) == loaded.store.bm25.size
+    assert [c.id for c in loaded.records.corpus.chunks] == [c.id for c in index.records.corpus.chunks]
+    assert loaded.store.ann.size == len(loaded.records.corpus.chunks) == loaded.store.bm25.size
 
 
 def test_changed_seed_makes_the_index_stale(config, tmp_path):
@@ -132,7 +132,7 @@ def test_load_or_build_builds_loads_and_rebuilds(config, service, tmp_path):
     page.unlink()
     rebuilt = load_or_build(other, service.encoder, service.tokenizer, progress=False)  # stale: rebuilt
     assert rebuilt.manifest["counts"]["pages"] == built.manifest["counts"]["pages"] - 1
-    assert page.name not in rebuilt.corpus.pages
+    assert page.name not in rebuilt.records.corpus.pages
     assert stale_reason(other) is None
 
 
@@ -185,7 +185,7 @@ def test_unreadable_and_binary_pages_are_skipped_and_reported(config, service, t
     other = replace(config, seeds_dir=seeds, index_dir=tmp_path / "index")
     index = build_index(other, service.encoder, service.tokenizer, progress=False)
     assert set(index.manifest["skipped"]) == {"zz_binary.txt", "zz_folder.txt"}
-    assert "zz_gbk.txt" in index.corpus.pages
+    assert "zz_gbk.txt" in index.records.corpus.pages
     assert index.manifest["counts"]["pages"] == 6
 
 
@@ -211,11 +211,11 @@ def test_a_changed_page_embeds_only_its_changed_passages(config, service, tmp_pa
     marker = f"记号{uuid.uuid4().hex[:8]}"  # a text no cache has seen (and that normalising keeps)
     page.write_text(page.read_text(encoding="utf-8").replace("。", marker + "。", 1), encoding="utf-8")
     index = build_index(private, service.encoder, service.tokenizer, progress=False)
-    before = {c.indexed_text(service.index.corpus.headline(c)) for c in service.index.corpus.chunks}
-    changed = [c for c in index.corpus.chunks if c.indexed_text(index.corpus.headline(c)) not in before]
-    assert changed and all(marker in c.text or marker in index.corpus.headline(c) for c in changed)
+    before = {c.indexed_text(service.index.records.corpus.headline(c)) for c in service.index.records.corpus.chunks}
+    changed = [c for c in index.records.corpus.chunks if c.indexed_text(index.records.corpus.headline(c)) not in before]
+    assert changed and all(marker in c.text or marker in index.records.corpus.headline(c) for c in changed)
     assert {c.page for c in changed} == {page.name}
-    assert index.manifest["encoded_chunks"] == len(changed) < len(index.corpus.chunks) // 10
+    assert index.manifest["encoded_chunks"] == len(changed) < len(index.records.corpus.chunks) // 10
 
 
 def test_bm25_of_pages_without_words_is_a_clear_error():

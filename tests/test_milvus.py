@@ -21,6 +21,7 @@ from qa.errors import IndexMismatch, StoreUnavailable
 from qa.eval import read_items
 from qa.service import QAService
 from qa.storage.milvus.backend import REFRESH_SECONDS, Follower, build
+from qa.storage.milvus.client import rows
 from qa.storage.milvus.collections import Collections, _record
 from qa.storage.milvus.terms import NO_WORDS, term_weights, token_id
 
@@ -60,9 +61,10 @@ def test_keyword_scores_are_bm25s_scores(service, milvus_service):
     for question in questions():
         tokens = service.tokenizer(question)
         scores, ids = service.index.store.keyword(tokens, service.index.store.size)
-        expected = {int(i): float(s) for s, i in zip(scores, ids) if s > 0}
+        chunks = service.index.records.corpus.chunks  # the embedded store's keys are positions, Milvus's chunk ids
+        expected = {chunks[int(i)].id: float(s) for s, i in zip(scores, ids) if s > 0}
         scores, ids = milvus_service.index.store.keyword(tokens, service.index.store.size)
-        found = dict(zip(map(int, ids), map(float, scores)))
+        found = dict(zip(ids, map(float, scores)))
         assert found.keys() == expected.keys(), question
         np.testing.assert_allclose([found[i] for i in expected], list(expected.values()), rtol=1e-5)
 
@@ -75,11 +77,11 @@ def own_collections(config, tmp_path):
 
 
 def keyword_scores(service: QAService) -> list[dict[str, float]]:
-    store, chunks = service.index.store, service.index.corpus.chunks
+    store = service.index.store
     rows = []
-    for question in questions():
+    for question in questions():  # the keys of the Milvus store are the chunk ids
         scores, ids = store.keyword(service.tokenizer(question), store.size)
-        rows.append({chunks[i].id: round(float(s), 4) for s, i in zip(scores, ids)})
+        rows.append({i: round(float(s), 4) for s, i in zip(scores, ids)})
     return rows
 
 
@@ -87,15 +89,16 @@ def test_a_page_added_then_removed_leaves_the_same_scores(own_collections):
     store, service = own_collections
     before, manifest = keyword_scores(service), service.index.manifest
     collections = Collections(store, service.index.store.client)
+    pages = collections.meta()
     added = collections.update({"zz_new.txt": PAGE}, service.encoder, service.tokenizer, None)
     assert added.manifest["counts"]["pages"] == manifest["counts"]["pages"] + 1
-    assert added.manifest["generation"] == manifest["generation"] + 1 and "zz_new.txt" in added.manifest["seeds"]
+    assert added.manifest["generation"] == manifest["generation"] + 1 and "zz_new.txt" in collections.meta()
     service.swap(added)
     assert "8.6万册" in service.ask(QUESTION)["answer"]["text"]
     removed = collections.update({"zz_new.txt": None}, service.encoder, service.tokenizer, None)
     service.swap(removed)
-    assert removed.manifest["counts"] == manifest["counts"] and removed.manifest["seeds"] == manifest["seeds"]
-    assert not {"seeds", "counts", "page_bytes"} & set(collections.manifest()), "the stored row stays small"
+    assert removed.manifest["counts"] == manifest["counts"] and collections.meta() == pages
+    assert not {"seeds", "page_bytes"} & set(collections.manifest()), "the stored row stays small: no row per page"
     assert keyword_scores(service) == before, "document frequencies and counts are back where they were"
     assert service.ask(QUESTION)["answer"] is None
 
@@ -193,7 +196,9 @@ def test_the_command_line_builds_and_updates_the_shared_collections(config, milv
     assert added["added"] == ["zz_cli.txt"] and added["counts"]["pages"] == len(list(config.seeds_dir.glob("*.txt"))) + 1
     assert not (config.seeds_dir / "zz_cli.txt").exists()
     index = Collections(replace(config, store="milvus", milvus_uri=uri, milvus_collection="cli")).load()
-    assert "zz_cli.txt" in index.corpus.pages and index.manifest["seeds"]["zz_cli.txt"] == hashlib.sha256(PAGE).hexdigest()
+    assert index.records.page("zz_cli.txt") is not None
+    assert Collections(replace(config, store="milvus", milvus_uri=uri, milvus_collection="cli"), index.store.client).meta(
+        ["zz_cli.txt"])["zz_cli.txt"]["sha256"] == hashlib.sha256(PAGE).hexdigest()
 
 
 def test_a_full_rebuild_is_a_new_generation_that_servers_follow(own_collections):
@@ -210,29 +215,32 @@ def test_a_full_rebuild_is_a_new_generation_that_servers_follow(own_collections)
 
 
 def term_records(collections: Collections) -> dict[str, str]:
-    return {row["key"]: row["body"] for row in collections._rows(collections.names.records, 'kind == "term"',
-                                                                 ["key", "body"])}
+    return {row["key"]: row["body"] for row in rows(collections.client, collections.names.records, 'kind == "term"',
+                                                    ["key", "body"])}
 
 
 def test_a_replaced_page_leaves_what_a_fresh_build_of_the_same_pages_holds(own_collections, tmp_path):
     """A page replaced (by itself with three sentences joined) and a Chinese page name added and removed:
     the document frequencies, counts and answers are those of a build of the resulting pages."""
     store, service = own_collections
-    collections, before = Collections(store, service.index.store.client), service.index.manifest
-    name = sorted(service.index.corpus.pages)[0]
+    collections = Collections(store, service.index.store.client)
+    before = collections.meta()
+    name = sorted(before)[0]
     changed = (store.seeds_dir / name).read_text(encoding="utf-8").replace("。", "，", 3).encode()  # 3 sentences joined
     collections.update({"新闻版面.txt": PAGE}, service.encoder, service.tokenizer, None)
     assert "新闻版面.txt" in collections.page_names()
     collections.update({"新闻版面.txt": None, name: changed}, service.encoder, service.tokenizer, None)
     updated = collections.load()
-    assert "新闻版面.txt" not in updated.corpus.pages and updated.manifest["seeds"][name] != before["seeds"][name]
+    after = collections.meta()
+    assert updated.records.page("新闻版面.txt") is None and "新闻版面.txt" not in after
+    assert after[name]["sha256"] != before[name]["sha256"]
     shutil.copytree(store.seeds_dir, tmp_path / "seeds")
     (tmp_path / "seeds" / name).write_bytes(changed)
     fresh = replace(store, seeds_dir=tmp_path / "seeds", milvus_uri=str(tmp_path / "fresh.db"))
     rebuilt = build(fresh, service.encoder, service.tokenizer, progress=False)
     assert term_records(collections) == term_records(Collections(fresh, rebuilt.store.client))
     assert updated.manifest["counts"] == rebuilt.manifest["counts"]
-    assert updated.manifest["seeds"] == rebuilt.manifest["seeds"]
+    assert after == Collections(fresh, rebuilt.store.client).meta(), "sha256, size and counts of every page"
 
 
 def test_a_full_rebuild_keeps_the_pages_added_through_updates(own_collections):
@@ -241,7 +249,7 @@ def test_a_full_rebuild_keeps_the_pages_added_through_updates(own_collections):
     Collections(store, service.index.store.client).update({"zz_kept.txt": PAGE}, service.encoder, service.tokenizer,
                                                           None)
     rebuilt = build(store, service.encoder, service.tokenizer, progress=False)
-    assert "zz_kept.txt" in rebuilt.corpus.pages and not (store.seeds_dir / "zz_kept.txt").exists()
+    assert rebuilt.records.page("zz_kept.txt") is not None and not (store.seeds_dir / "zz_kept.txt").exists()
     assert rebuilt.manifest["counts"]["pages"] == pages + 1
 
 

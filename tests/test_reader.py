@@ -103,7 +103,7 @@ def _answer(service, question: str, raw: str):
     hit = Hit(chunk, 1.0, {"best_sentence": 0, "cosine": 0.85, "bm25_share": 1.0, "dense_gap": 0.0})
     q = analysis.question(question, service.tokenizer, lambda words: [1.0] * len(words))
     answerer = Answerer(service.tokenizer, lambda chunk: "", service.reader, service.calibration)
-    return answerer.answer(q, [hit], lambda page: raw)
+    return answerer.answer(q, [hit], lambda chunk: raw)
 
 
 @pytest.mark.parametrize("question, passage, answer", FACTS)

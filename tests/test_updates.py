@@ -147,7 +147,7 @@ def test_put_writes_the_page_and_publishes_the_new_index(archive, service):
     (archive.seeds_dir / ".zz_new.txt.part").write_bytes(b"half a page")  # left by an update killed mid-write
     index, created = library_of(archive, service, published).put({"zz_new.txt": PAGE})
     assert created == {"zz_new.txt"} and published == [index]
-    assert "zz_new.txt" in index.corpus.pages and index.manifest["counts"]["pages"] == 6
+    assert "zz_new.txt" in index.records.corpus.pages and index.manifest["counts"]["pages"] == 6
     assert (archive.seeds_dir / "zz_new.txt").read_bytes() == PAGE
     assert sorted(p.name for p in archive.seeds_dir.iterdir() if p.name.startswith(".")) == []
     assert stale_reason(archive) is None, "the index on disk is the one published"
@@ -314,7 +314,7 @@ def test_builds_killed_at_any_point_lose_nothing(archive, service, tmp_path):
     done = run_qa(archive, "add", str(PAGE_PATH))  # the next build, after all those kills, succeeds
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["added"] == [PAGE_PATH.name]
-    assert stale_reason(archive) is None and PAGE_PATH.name in load_index(archive.index_dir).corpus.pages
+    assert stale_reason(archive) is None and PAGE_PATH.name in load_index(archive.index_dir).records.corpus.pages
     leftovers = [p.name for p in [*archive.index_dir.parent.iterdir(), *archive.seeds_dir.iterdir()]
                  if p.name.startswith(".") and p.name != ".index.lock"]
     assert leftovers == []

@@ -43,9 +43,10 @@ class Answer:
     sentence_index: int
 
 
-def raw_span(chunk: Chunk, raw_page: str, start: int, end: int) -> Span:
-    """Map an offset range of `chunk.text` back to the raw page."""
-    mapped = normalise_with_map(raw_page[chunk.start : chunk.end])
+def raw_span(chunk: Chunk, raw: str, start: int, end: int) -> Span:
+    """Map an offset range of `chunk.text` back to the raw page (`raw`: the chunk's raw text, the page's
+    `[chunk.start:chunk.end]`)."""
+    mapped = normalise_with_map(raw)
     a, b = mapped.to_raw(start, end)
     return Span(chunk.text[start:end], chunk.start + a, chunk.start + b)
 
@@ -68,7 +69,8 @@ class Answerer:
         self.tokenizer, self.headline_of = tokenizer, headline_of
         self.reader, self.calibration, self.window_chars = reader, calibration, window_chars
 
-    def answer(self, q: analysis.Question, hits: list[Hit], raw_page_of) -> Answer | None:
+    def answer(self, q: analysis.Question, hits: list[Hit], raw_of) -> Answer | None:
+        """The likeliest answer in the hits; `raw_of(chunk)` gives a chunk's raw text (qa.storage.records)."""
         scored = self.scored(q, hits)
         if not scored:
             return None
@@ -76,7 +78,7 @@ class Answerer:
         chunk = best.hit.chunk
         index = max((i for i, (a, _) in enumerate(chunk.sentences) if a <= best.start), default=0)
         a, b = chunk.sentences[index] if chunk.sentences else (0, len(chunk.text))
-        raw = raw_page_of(chunk.page)
+        raw = raw_of(chunk)
         return Answer(
             span=raw_span(chunk, raw, best.start, best.end),
             sentence=raw_span(chunk, raw, a, b),

@@ -3,13 +3,14 @@ recognised from the question and answered from the parsed article records, every
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
 from qa.ingest.documents import Article
 from qa.ingest.normalize import normalise
 from qa.language.tokenize import Tokenizer
+from qa.storage.filters import Filters
+from qa.storage.records import Records
 
 FACT, BYLINE, DATE, PAGE, LIST = "fact", "byline", "date", "page", "list"
 KINDS = (FACT, BYLINE, DATE, PAGE, LIST)
@@ -53,7 +54,6 @@ _LIST_FRAME = re.compile(
     r"|这期|本期|这份|报纸|资料库|档案|版面|的|了|过|吗|呢|啊|[\s,，。.?？!！:：、;；“”\"'‘’《》「」()（）]")
 # "这几天", "这位记者", "那个版面": pointers at what the filters or the conversation give, not a topic.
 _POINTER = re.compile(r"^(?:这|那|该|此|本|同一?)(?:个|些|位|几|一|期|版|篇|条|则|组|批|类|段|份|天|周|月|年|次|里|边|儿|报)[\u4e00-\u9fff]{0,3}$")
-_QUOTES = re.compile(r"[\s“”\"'‘’《》「」]")
 # Words about the report itself, left out of what a record question searches.
 _RECORD_FRAME = re.compile(rf"{_REPORT}|{_ROLES}|[这那该此]条|是谁|由谁|谁|哪天|哪一天|什么时候|何时|标题|题目|是什么|叫什么"
                            r"|发表|刊登|刊发|见报|有哪些|哪些|列出")
@@ -134,46 +134,31 @@ def page_text(article: Article) -> str:
 class Topics:
     """Which articles of an index a list question's topic names (in the headline, kicker, body, bylines or printed
     date), most prominent first: the headline or kicker naming it before the body, then more mentions, then page
-    order. One per index: the articles' texts are prepared once, at its first list question, not per request."""
+    order. The articles' texts are the records' (qa.storage.records.matchable)."""
 
-    def __init__(self, tokenizer: Tokenizer, articles: dict[str, Article]):
-        self.tokenizer, self.articles = tokenizer, articles
-
-    @functools.cached_property
-    def texts(self) -> dict[str, tuple[str, str]]:
-        """Each article's (title, whole text) in the form a topic is matched against."""
-        texts = {}
-        for article in self.articles.values():
-            title = self._plain(f"{article.kicker or ''}{article.headline}")
-            texts[article.id] = (title, self._plain("".join([title, article.body, *article.reporters,
-                                                              *article.correspondents, *article.photographers,
-                                                              article.date or ""])))
-        return texts
+    def __init__(self, tokenizer: Tokenizer, records: Records):
+        self.tokenizer, self.records = tokenizer, records
 
     def topic(self, question: str) -> list[str]:
         """The topic's phrases: the question without its list frame ("中原区有什么新闻？" -> ["中原区"])."""
         phrases = _LIST_FRAME.split(self.tokenizer.prepare(normalise(question)))
         return [p for p in phrases if re.search(r"\w", p) and not _POINTER.match(p)]
 
-    def matching(self, phrases: list[str], articles: list[Article]) -> list[Article]:
-        """The articles that print every phrase (quotes and blanks aside: "亮赛比活动" is in “亮赛比”活动)."""
-        texts = [self.texts[article.id] for article in articles]
-        phrases = [word for p in phrases for word in self._printed(p, [text for _, text in texts])]
+    def listed(self, question: str, filters: Filters) -> list[Article]:
+        """The articles the filters pass that print every phrase of the question's topic (quotes and blanks aside:
+        "亮赛比活动" is in “亮赛比”活动)."""
+        phrases = [word for p in self.topic(question) for word in self._printed(p, filters)]
         ranked = []
-        for order, (article, (title, text)) in enumerate(zip(articles, texts)):
-            if all(p in text for p in phrases):
-                in_title = all(p in title for p in phrases)
-                mentions = sum(text.count(p) for p in phrases)
-                ranked.append((not in_title, -mentions, order, article))
+        for order, (article, title, text) in enumerate(self.records.texts(filters, phrases, self.tokenizer.prepare)):
+            in_title = all(p in title for p in phrases)
+            mentions = sum(text.count(p) for p in phrases)
+            ranked.append((not in_title, -mentions, order, article))
         return [a for *_, a in sorted(ranked, key=lambda r: r[:3])]
 
-    def _printed(self, phrase: str, texts: list[str]) -> list[str]:
+    def _printed(self, phrase: str, filters: Filters) -> list[str]:
         """A phrase no article prints ("帮我找西藏"): its nouns instead, when there are any ("西藏"); a topic the
         archive does not hold stays as it is, and then no article matches."""
-        if any(phrase in text for text in texts):
+        if self.records.texts(filters, [phrase], self.tokenizer.prepare, limit=1):
             return [phrase]
         nouns = [w for w, flag in self.tokenizer.tagged(phrase) if len(w) >= 2 and (flag[0] == "n" or flag == "vn")]
         return nouns or [phrase]
-
-    def _plain(self, text: str) -> str:
-        return _QUOTES.sub("", self.tokenizer.prepare(text))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 
 import numpy as np
@@ -14,8 +13,9 @@ from qa.language.tokenize import Tokenizer
 from qa.models.dense import Encoder
 from qa.search import rerank
 from qa.search.fusion import fuse
-from qa.storage.filters import ArticleTable, Filters
+from qa.storage.filters import Filters
 from qa.storage.index import Index
+from qa.storage.records import Passage, Recent
 
 # Re-ranking points a chat's follow-up gives the passages of the article its previous answer came from:
 # about a fifth of a typical best score, so a clearly better passage elsewhere still wins.
@@ -29,32 +29,29 @@ class Retriever:
 
     def __init__(self, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config):
         self.index, self.encoder, self.tokenizer, self.config = index, encoder, tokenizer, config
+        self.records = index.records
         # A passage's sentence texts, bigram sets and answer types are prepared when it is first re-ranked and
         # kept for the next requests: preparing every passage at start-up held most of a large index's memory
         # and start-up time (100k passages: 3.6 GB and 34.5 s before, 1.2 GB and 10.8 s now; BENCHMARKS.md).
-        self.passage = functools.lru_cache(maxsize=PASSAGE_CACHE)(self._passage)
-        by_article: dict[str, list[int]] = {}
-        for i, c in enumerate(index.corpus.chunks):
-            by_article.setdefault(c.article_id, []).append(i)
-        self.article_chunks = {a: np.array(ids, dtype=np.int64) for a, ids in by_article.items()}
-        self.table = ArticleTable(list(index.corpus.articles.values()), index.corpus.chunks)
+        self.prepared = Recent(PASSAGE_CACHE)
 
-    def _passage(self, i: int) -> analysis.Passage:
-        chunk = self.chunks[i]
-        return analysis.passage(chunk.text, chunk.sentences, self.index.types[i], self.index.corpus.headline(chunk),
-                                self.tokenizer)
+    def _analysed(self, key, found: Passage) -> analysis.Passage:
+        prepared = self.prepared.get(key)
+        if prepared is None:
+            chunk = found.chunk
+            prepared = analysis.passage(chunk.text, chunk.sentences, found.types, found.headline, self.tokenizer)
+            self.prepared.put(key, prepared)
+        return prepared
 
-    @property
-    def chunks(self):
-        return self.index.corpus.chunks
+    def _hits(self, scores: np.ndarray, keys: np.ndarray, name: str) -> list[Hit]:
+        return [Hit(p.chunk, float(s), {name: float(s)}) for s, p in zip(scores, self.records.passages(list(keys)))
+                if p is not None]
 
     def bm25(self, question: str, k: int) -> list[Hit]:
-        scores, ids = self.index.store.keyword(self.tokenizer(question), k)
-        return [Hit(self.chunks[i], float(s), {"bm25": float(s)}) for s, i in zip(scores, ids)]
+        return self._hits(*self.index.store.keyword(self.tokenizer(question), k), "bm25")
 
     def dense(self, question: str, k: int) -> list[Hit]:
-        scores, ids = self.index.store.nearest(self.encoder.encode_query(question), k)
-        return [Hit(self.chunks[i], float(s), {"dense": float(s)}) for s, i in zip(scores, ids)]
+        return self._hits(*self.index.store.nearest(self.encoder.encode_query(question), k), "dense")
 
     def analyse(self, question: str) -> analysis.Question:
         """The question's words, IDF weights, bigrams and asked type: computed once per request."""
@@ -69,16 +66,17 @@ class Retriever:
         extracts an answer passes the question it already analysed. The passages of `prefer_article`
         (a chat's previous answer) are always candidates and gain PREFER_BONUS in the re-ranking.
         With `filters`, only the chunks of the articles they pass are searched (none: no hits).
+        The records of the re-ranked candidates are read in one call (one query of a shared store).
         """
         started = time.perf_counter()
-        within = self.table.select(filters) if filters else None
-        if within is not None and not within.mask.any():
+        within = self.records.select(filters) if filters else None
+        if within is not None and within.empty:
             if timings is not None:
                 timings.update(embed=0.0, search=(time.perf_counter() - started) * 1000)
             return []
         query = self.encoder.encode_query(question)
         embedded = time.perf_counter()
-        preferred = self.article_chunks.get(prefer_article, _NONE)
+        preferred = self.records.article_passages(prefer_article)[0] if prefer_article else _NONE
         ids, bm25, cosine = self.index.store.candidates(self.tokenizer(question), query, self.config.candidates,
                                                         preferred, within)
         fused = fuse(bm25, cosine, self.config.dense_weight)
@@ -89,16 +87,18 @@ class Retriever:
         # Relative to the best candidate, not min-max: the top candidates' margins are what separates them.
         bm25_n = bm25[order] / max(float(bm25[order].max(initial=0.0)), 1e-9)
         cosine_n = cosine[order] - float(cosine[order].max(initial=0.0))
-        candidates = [self.chunks[int(ids[pos])] for pos in order]
+        found = self.records.passages([ids[pos] for pos in order])
         hits = []
-        for j, (pos, chunk) in enumerate(zip(order, candidates)):
-            m = rerank.match(q, self.passage(int(ids[pos])), (float(bm25_n[j]), float(cosine_n[j])))
+        for j, (pos, passage) in enumerate(zip(order, found)):
+            if passage is None:  # removed by an update since the search
+                continue
+            m = rerank.match(q, self._analysed(ids[pos], passage), (float(bm25_n[j]), float(cosine_n[j])))
             scores = dict(zip(rerank.FEATURES, m.features.tolist()))
             scores |= {"bm25_raw": float(bm25[pos]), "cosine": float(cosine[pos]), "fused": float(fused[pos]),
                        "best_sentence": m.best_sentence}
-            bonus = PREFER_BONUS if chunk.article_id == prefer_article else 0.0
-            hits.append(Hit(chunk, rerank.score(m) + bonus, scores))
+            bonus = PREFER_BONUS if passage.chunk.article_id == prefer_article else 0.0
+            hits.append(Hit(passage.chunk, rerank.score(m) + bonus, scores))
         hits.sort(key=lambda h: -h.score)
-        if timings is not None:  # search = BM25, ANN, fusion and re-ranking
+        if timings is not None:  # search = BM25, ANN, fusion, the records and re-ranking
             timings.update(embed=(embedded - started) * 1000, search=(time.perf_counter() - embedded) * 1000)
         return hits[:k]

@@ -101,7 +101,7 @@ def index_corpus(corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache: 
     """An embedded index (bm25s + FAISS in this process) of a corpus."""
     tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress)
     store = EmbeddedStore.build(tokens, vectors, ann_exact_below)
-    return Index(corpus, store, types, new_manifest(corpus, encoder, EmbeddedStore.kind))
+    return Index.of(corpus, store, types, new_manifest(corpus, encoder, EmbeddedStore.kind))
 
 
 def save_index(index: Index, folder: Path) -> None:
@@ -123,10 +123,10 @@ def save_index(index: Index, folder: Path) -> None:
 
 
 def _write(index: Index, folder: Path) -> None:
-    _write_jsonl(folder / "pages.jsonl", ({"name": n, "text": t} for n, t in index.corpus.pages.items()))
-    _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in index.corpus.articles.values()))
+    _write_jsonl(folder / "pages.jsonl", ({"name": n, "text": t} for n, t in index.records.corpus.pages.items()))
+    _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in index.records.corpus.articles.values()))
     _write_jsonl(folder / "chunks.jsonl", (dataclasses.asdict(c) | {"types": t}
-                                           for c, t in zip(index.corpus.chunks, index.types)))
+                                           for c, t in zip(index.records.corpus.chunks, index.records.types)))
     index.store.save(folder)
     # The manifest last: a folder without one is never taken for an index.
     (folder / "manifest.json").write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -152,7 +152,7 @@ def _read(folder: Path, manifest: dict) -> Index:
     chunks = [record_of(Chunk, r) for r in rows]
     corpus = Corpus(pages, articles, chunks, manifest.get("skipped", {}))
     store = EmbeddedStore.load(folder)
-    index = Index(corpus, store, [r["types"] for r in rows], manifest)
+    index = Index.of(corpus, store, [r["types"] for r in rows], manifest)
     sizes = {"chunks": len(chunks), "bm25": store.bm25.size, "vectors": store.ann.size,
              "manifest": manifest.get("counts", {}).get("chunks")}
     if len(set(sizes.values())) != 1:

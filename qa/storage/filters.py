@@ -97,10 +97,15 @@ def day_text(day: Day) -> str:
 
 class Selection(NamedTuple):
     """The chunks a request's filters allow, for a store: the filters themselves (a store that filters by its
-    own fields reads them) and the boolean mask over chunk positions (one that filters by position)."""
+    own fields reads them) and, where the records are positions, the boolean mask over them (None elsewhere)."""
 
     filters: Filters
-    mask: np.ndarray
+    mask: np.ndarray | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Known to pass no chunk (a mask of all False)."""
+        return self.mask is not None and not self.mask.any()
 
     @property
     def positions(self) -> np.ndarray:

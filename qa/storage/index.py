@@ -21,6 +21,7 @@ from qa.ingest.parse import parse_page
 from qa.language.analysis import sentence_types
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
+from qa.storage.records import CorpusRecords, Records
 from qa.storage.store import Store
 
 FORMAT_VERSION = 2  # 2: article records carry their day, photographers and the raw spans of headline, date, bylines
@@ -116,12 +117,16 @@ def new_manifest(corpus: Corpus, encoder: Encoder, store: str) -> dict:
 
 @dataclass
 class Index:
-    """Everything a query needs: the corpus and its answer types in memory, and a store that searches it."""
+    """Everything a query needs: the records answers are read from, and a store that searches them."""
 
-    corpus: Corpus
+    records: Records
     store: Store
-    types: list[list[list[str]]]  # per chunk, per sentence: answer types present
     manifest: dict
+
+    @classmethod
+    def of(cls, corpus: Corpus, store: Store, types: list[list[list[str]]], manifest: dict) -> "Index":
+        """An index whose corpus this process holds (`types`: per chunk, per sentence, the answer types present)."""
+        return cls(CorpusRecords(corpus, types), store, manifest)
 
 
 def record_of(cls, row: dict):

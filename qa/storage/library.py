@@ -166,9 +166,16 @@ class Library:
         return rows
 
 
+    def describe(self, index: Index, name: str, data: bytes) -> dict:
+        """A page just written: its size and sha256 from the bytes given (no read of the folder: another update
+        may remove the page right after), and what `index` holds of it."""
+        return describe(index, name, data)
+
+
 def page_counts(index: Index) -> tuple[Counter, Counter]:
     """Articles and chunks of each page in an index."""
-    return Counter(a.page for a in index.corpus.articles.values()), Counter(c.page for c in index.corpus.chunks)
+    corpus = index.records.corpus  # a store whose records are in this process (the embedded one)
+    return Counter(a.page for a in corpus.articles.values()), Counter(c.page for c in corpus.chunks)
 
 
 def describe(index: Index, name: str, data: bytes, counts: tuple[Counter, Counter] | None = None) -> dict:

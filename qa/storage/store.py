@@ -20,7 +20,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class Candidates(NamedTuple):
-    """Fusion's input: chunk positions (ascending) with the exact BM25 and cosine score of each."""
+    """Fusion's input: passage keys (ascending) with the exact BM25 and cosine score of each."""
 
     ids: np.ndarray
     bm25: np.ndarray
@@ -28,23 +28,23 @@ class Candidates(NamedTuple):
 
 
 class Store(ABC):
-    """Keyword (BM25) and vector search over an index's chunks, which it names by their position in the
-    index's chunk list."""
+    """Keyword (BM25) and vector search over an index's chunks, which it names by keys that the index's records
+    read (qa.storage.records: positions in this process's chunk list, or chunk ids in a shared store)."""
 
     kind = "abstract"
 
     @abstractmethod
     def keyword(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(BM25 scores, positions) of the n best chunks for these query tokens, best first."""
+        """(BM25 scores, keys) of the n best chunks for these query tokens, best first."""
 
     @abstractmethod
     def nearest(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(cosine scores, positions) of the n chunks nearest a normalised query vector, best first."""
+        """(cosine scores, keys) of the n chunks nearest a normalised query vector, best first."""
 
     @abstractmethod
     def candidates(self, tokens: list[str], query: np.ndarray, n: int, extra: np.ndarray,
                    within: Selection | None = None) -> Candidates:
-        """The union of the keyword top n, the vector top n and the `extra` positions, each scored exactly by
+        """The union of the keyword top n, the vector top n and the `extra` keys, each scored exactly by
         both halves (a chunk found by one half gets its true score from the other, not a zero). With `within`,
         both searches run over the chunks it selects only: the top n are the best n that pass its filters."""
 

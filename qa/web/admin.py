@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from qa.config import Config
 from qa.errors import UnsupportedMediaType
 from qa.service import QAService
-from qa.storage.library import Library, check_name, check_size, describe, summary
+from qa.storage.library import Library, check_name, check_size, summary
 from qa.web.helpers import service
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -41,7 +41,7 @@ def put_document(name: str):
     data = page_body(name)
     index, created = library().put({name: data})
     # Described from the bytes written, not the folder: another update may remove the page right after.
-    return jsonify({"document": describe(index, name, data), "index": summary(index)}), 201 if created else 200
+    return jsonify({"document": library().describe(index, name, data), "index": summary(index)}), 201 if created else 200
 
 
 @blueprint.delete("/documents/<path:name>")

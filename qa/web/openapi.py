@@ -210,7 +210,14 @@ def _schemas(config: Config) -> dict:
                                            "model": closed({"name": STRING, "dimension": INTEGER},
                                                            {"fingerprint": STRING}),
                                            **summary}),
-                          "start_seconds": NUMBER}),
+                          "start_seconds": {**NUMBER, "description": "From the process's start to ready."},
+                          "load_seconds": {**NUMBER, "description": "Of which loading the index (or building it when "
+                                                                     "there was none)."}},
+                         {"records_cache": {
+                             "description": "With QA_STORE=milvus: the LRUs of the records this server read (passages: "
+                                            "QA_RECORDS_CACHE of them; page texts).",
+                             **closed({kind: closed({"entries": INTEGER, "size": INTEGER, "hits": INTEGER,
+                                                     "misses": INTEGER}) for kind in ("passages", "pages")})}}),
         "ChatMessage": closed({"role": {"enum": ["user", "assistant"]},
                                "content": {**STRING, "maxLength": config.chat_max_chars}}),
         "ChatRequest": closed(

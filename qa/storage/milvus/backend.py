@@ -4,6 +4,7 @@ written), and the follower that keeps every API server on the newest generation.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from qa.storage.index import (
     Index,
     corpus_of_seeds,
 )
-from qa.storage.library import Library, page_counts
+from qa.storage.library import Library
 from qa.storage.milvus.collections import Collections, check_compatible
 from qa.storage.milvus.search import MilvusStore
 
@@ -46,13 +47,19 @@ class SharedLibrary(Library):
         return {}
 
     def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
-        """The archive's pages (or those named) as the collections hold them."""
-        manifest = index.manifest
-        articles, chunks = page_counts(index)
-        return [{"name": name, "bytes": manifest["page_bytes"][name], "sha256": manifest["seeds"][name],
-                 "articles": articles[name], "chunks": chunks[name], "indexed": True,
-                 "skipped": manifest["skipped"].get(name)}
-                for name in (sorted(manifest["seeds"]) if names is None else names) if name in manifest["seeds"]]
+        """The archive's pages (or those named) as the collections hold them now."""
+        meta = self.collections.meta(names)
+        return [_described(name, meta[name], meta[name]["sha256"], meta[name]["bytes"])
+                for name in (sorted(meta) if names is None else names) if name in meta]
+
+    def describe(self, index: Index, name: str, data: bytes) -> dict:
+        return _described(name, self.collections.meta([name]).get(name, {}), hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _described(name: str, meta: dict, sha256: str, size: int) -> dict:
+    """A page as the admin API shows it: `meta` is what the collections hold of it (none: not there)."""
+    return {"name": name, "bytes": size, "sha256": sha256, "articles": meta.get("articles", 0),
+            "chunks": meta.get("chunks", 0), "indexed": meta.get("sha256") == sha256, "skipped": meta.get("skipped")}
 
 
 class Follower:
@@ -66,7 +73,7 @@ class Follower:
         self._lock = threading.Lock()
 
     def newer(self, index: Index) -> Index | None:
-        """A mirror of a newer generation than `index`'s, or None."""
+        """The index of a newer generation than `index`'s, or None."""
         if time.monotonic() - self._checked < REFRESH_SECONDS or not self._lock.acquire(blocking=False):
             return None
         try:
@@ -85,7 +92,7 @@ class Follower:
 
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
-    """The mirror of the collections; built from the seeds when there are none at all. Collections built with
+    """The index of the collections; built from the seeds when there are none at all. Collections built with
     other settings or another model are refused (other servers may be serving them), and changed seed files
     do not rebuild them: the collections, not this machine's folder, hold the archive."""
     collections = Collections(config)
@@ -107,10 +114,10 @@ def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool
         log.warning("%s have no manifest: building them from %s", collections.where, config.seeds_dir)
         current = None
     if current is not None:
-        corpus = Corpus.from_pages(current.corpus.pages, config, current.corpus.skipped)
-        meta = {name: {"sha256": sha, "bytes": current.manifest["page_bytes"][name]}
-                | ({"skipped": current.corpus.skipped[name]} if name in current.corpus.skipped else {})
-                for name, sha in current.manifest["seeds"].items()}
+        skipped = current.manifest["skipped"]
+        corpus = Corpus.from_pages(collections.pages(), config, skipped)
+        meta = {name: {"sha256": m["sha256"], "bytes": m["bytes"]} | ({"skipped": skipped[name]} if name in skipped else {})
+                for name, m in collections.meta().items()}
     else:
         corpus, checksums = corpus_of_seeds(config)
         meta = {name: {"sha256": sha, "bytes": (config.seeds_dir / name).stat().st_size}

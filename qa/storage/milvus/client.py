@@ -17,14 +17,29 @@ from qa.errors import StoreUnavailable
 log = logging.getLogger(__name__)
 
 
+BATCH = 1000  # rows per insert and per batch of a query iterator
+
+
 class Names:
     """The collection names of a prefix (a full build writes beside them, under the suffix NEXT)."""
 
     def __init__(self, prefix: str, suffix: str = ""):
-        self.chunks, self.records = f"{prefix}_chunks{suffix}", f"{prefix}_records{suffix}"
+        self.chunks, self.articles = f"{prefix}_chunks{suffix}", f"{prefix}_articles{suffix}"
+        self.records = f"{prefix}_records{suffix}"
 
     def __iter__(self):
-        return iter((self.chunks, self.records))
+        return iter((self.chunks, self.articles, self.records))
+
+
+def rows(client: MilvusClient, collection: str, filter: str, fields: list[str]) -> Iterator[dict]:
+    """Every row matching a filter, in batches (Milvus caps one query's rows), read strongly."""
+    iterator = client.query_iterator(collection, filter=filter, output_fields=fields, batch_size=BATCH,
+                                     consistency_level="Strong")
+    try:
+        while batch := iterator.next():
+            yield from batch
+    finally:
+        iterator.close()
 
 
 def connect(config: Config) -> MilvusClient:

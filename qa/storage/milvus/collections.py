@@ -1,14 +1,15 @@
 """The collections' layout (see the package's docstring): full builds beside the current ones, page updates, and
-the mirror of one generation a server serves from."""
+the index of one generation a server serves from (its manifest: the records are read per request)."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 
 import numpy as np
@@ -16,9 +17,8 @@ from pymilvus import DataType, MilvusClient
 from pymilvus.client.types import LoadState
 
 from qa.config import Config
-from qa.errors import IndexMismatch, NotReady, StoreUnavailable
+from qa.errors import IndexMismatch, NotReady
 from qa.ingest.documents import Article, Chunk
-from qa.ingest.normalize import normalise
 from qa.ingest.pages import decode_page
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
@@ -28,16 +28,16 @@ from qa.storage.index import (
     check_format,
     encode_corpus,
     new_manifest,
-    record_of,
     settings_of,
 )
-from qa.storage.milvus.client import Names, connect, shown, unavailable
+from qa.storage.milvus.client import BATCH, Names, connect, rows, shown, unavailable
+from qa.storage.milvus.records import MilvusRecords
 from qa.storage.milvus.search import MAX_PEOPLE, MilvusStore, filter_fields
 from qa.storage.milvus.terms import term_key, term_weights
+from qa.storage.records import byline_names, matchable
 from qa.storage.sparse import K1, B
 
-MILVUS_FORMAT = 2
-BATCH = 1000  # rows per insert
+MILVUS_FORMAT = 3  # 3: an articles collection; passages carry their raw text and article summary; counts kept
 PAGE_PART = 16_000  # characters of page text per record: at most 64,000 bytes in a 65,535-byte VARCHAR
 MAX_TEXT = 65_535
 NEXT = "__next"  # suffix of the collections a full build writes before they take the current ones' place
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 class Collections:
-    """Writes and reads the layout above: full builds, page updates, and the mirror a server serves from."""
+    """Writes and reads the layout above: full builds, page updates, and the index a server serves from."""
 
     def __init__(self, config: Config, client: MilvusClient | None = None):
         self.config, self.names = config, Names(config.milvus_collection)
@@ -79,65 +79,41 @@ class Collections:
         return manifest and manifest.get("generation")
 
     def load(self) -> Index | None:
-        """The mirror of the current generation; None when there are no collections. Read again when an update
-        ran meanwhile (its manifest, written last, has another generation)."""
-        for _ in range(5):
-            manifest = self.manifest()
-            if manifest is None:
-                if self.exists():
-                    raise NotReady(f"{self.where} have no manifest: a build is running or failed; run "
-                                   f"`python -m qa build`")
-                return None
-            check_manifest(manifest, self.config)
-            index = self._read(manifest)
-            if self.generation() == manifest["generation"]:
-                return index
-        raise StoreUnavailable(f"{self.where} kept changing while they were read: try again")
+        """The index of the current generation (its manifest; records and searches are read from the collections
+        per request); None when there are no collections."""
+        manifest = self.manifest()
+        if manifest is None:
+            if self.exists():
+                raise NotReady(f"{self.where} have no manifest: a build is running or failed; run "
+                               f"`python -m qa build`")
+            return None
+        check_manifest(manifest, self.config)
+        return Index(MilvusRecords(self.client, self.names, self.config.records_cache),
+                     MilvusStore(self.client, self.names, manifest["counts"]["chunks"]), manifest)
 
     def page_names(self) -> set[str]:
         """The pages the archive holds (unreadable ones included), as of now."""
+        return set(self.meta())
+
+    def meta(self, names: list[str] | None = None) -> dict[str, dict]:
+        """Each page's sha256, size, counts of articles and chunks and (unreadable pages) why it was skipped; of
+        the pages named, or of all."""
         with unavailable(f"cannot read {self.where}"):
             self._load(self.names)
-            return {row["page"] for row in self._rows(self.names.records, 'kind == "meta"', ["page"])}
-
-    def _read(self, manifest: dict) -> Index:
-        with unavailable(f"cannot read {self.where}"):
-            records = list(self._rows(self.names.records, 'kind in ["article", "page", "meta"]',
-                                      ["kind", "page", "body"]))
-            rows = list(self._rows(self.names.chunks, 'id != ""',
-                                   ["id", "page", "article_id", "seq", "text", "start", "end", "record"]))
-        parts: dict[str, list[tuple[int, str]]] = {}
-        articles, meta = [], {}
-        for row in records:
-            if row["kind"] == "page":
-                parts.setdefault(row["page"], []).append((int(row["key"].rpartition("#")[2]), row["body"]))
-            elif row["kind"] == "meta":
-                meta[row["page"]] = json.loads(row["body"])
+            if names is not None:
+                found = self.client.get(self.names.records, ids=[f"m:{name}" for name in names],
+                                        output_fields=["page", "body"], consistency_level="Strong")
             else:
-                articles.append(json.loads(row["body"]))
-        pages = {name: "".join(text for _, text in sorted(parts[name])) for name in sorted(parts)}
-        articles = sorted((_article(fields, pages[fields["page"]]) for fields in articles), key=lambda a: (a.page, a.id))
-        rows.sort(key=lambda r: (r["page"], r["seq"]))
-        chunks = [Chunk(r["id"], r["article_id"], r["page"], r["text"], r["start"], r["end"],
-                        tuple(tuple(s) for s in r["record"]["sentences"])) for r in rows]
-        skipped = {name: m["skipped"] for name, m in sorted(meta.items()) if m.get("skipped")}
-        corpus = Corpus(pages, {a.id: a for a in articles}, chunks, skipped)
-        manifest = manifest | {
-            "counts": {"pages": len(pages), "articles": len(articles), "chunks": len(chunks)}, "skipped": skipped,
-            "seeds": {name: m["sha256"] for name, m in sorted(meta.items())},
-            "page_bytes": {name: m["bytes"] for name, m in sorted(meta.items())}}
-        store = MilvusStore(self.client, self.names, [c.id for c in chunks], len(chunks))
-        return Index(corpus, store, [r["record"]["types"] for r in rows], manifest)
+                found = rows(self.client, self.names.records, 'kind == "meta"', ["page", "body"])
+            return {row["page"]: json.loads(row["body"]) for row in found}
 
-    def _rows(self, collection: str, filter: str, fields: list[str]) -> Iterator[dict]:
-        """Every row matching a filter, in batches (Milvus caps one query's rows), read strongly."""
-        iterator = self.client.query_iterator(collection, filter=filter, output_fields=fields, batch_size=BATCH,
-                                              consistency_level="Strong")
-        try:
-            while batch := iterator.next():
-                yield from batch
-        finally:
-            iterator.close()
+    def pages(self) -> dict[str, str]:
+        """Every page's raw text (a full build reads the archive whole)."""
+        parts: dict[str, list[tuple[str, str]]] = {}
+        with unavailable(f"cannot read {self.where}"):
+            for row in rows(self.client, self.names.records, 'kind == "page"', ["key", "page", "body"]):
+                parts.setdefault(row["page"], []).append((row["key"], row["body"]))
+        return {name: "".join(text for _, text in sorted(parts[name])) for name in sorted(parts)}
 
     # -- writing ------------------------------------------------------------------------------
     def build(self, corpus: Corpus, meta: dict[str, dict], encoder: Encoder, tokenizer: Tokenizer,
@@ -147,6 +123,14 @@ class Collections:
         `meta` is each page's sha256, bytes and (unreadable pages) why it was skipped."""
         started = time.perf_counter()
         tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress)
+        return self.write(corpus, meta, encoder, tokenizer, (tokens, vectors, types),
+                          cache.last_encoded if cache else None, started)
+
+    def write(self, corpus: Corpus, meta: dict[str, dict], encoder: Encoder, tokenizer: Tokenizer,
+              encoded: tuple[list[list[str]], np.ndarray, list], encoded_chunks: int | None, started: float) -> Index:
+        """The second half of a build: a corpus and what `encode_corpus` made of it, written beside the current
+        collections, which they then replace."""
+        tokens, vectors, types = encoded
         previous = self.manifest() if self.exists() else None
         # The generation goes on from the collections replaced (servers that follow them see a new one); with
         # none to go on from, a clock reading cannot be one a server still holds.
@@ -154,18 +138,15 @@ class Collections:
         avgdl = sum(map(len, tokens)) / max(len(tokens), 1)
         manifest = new_manifest(corpus, encoder, MilvusStore.kind) | {
             "milvus_format": MILVUS_FORMAT, "generation": generation + 1, "bm25": {"k1": K1, "b": B, "avgdl": avgdl},
-            "settings": settings_of(self.config), "encoded_chunks": cache.last_encoded if cache else None,
-            "build_seconds": round(time.perf_counter() - started, 2)}
-        for key in ("counts", "skipped"):  # counted when read: the manifest row stays small whatever the archive
-            manifest.pop(key)
+            "settings": settings_of(self.config), "encoded_chunks": encoded_chunks}
         building = Collections(self.config, self.client)
         building.names = Names(self.config.milvus_collection, NEXT)
         with unavailable(f"cannot write {self.where}"):
             building._create(encoder.dim, len(corpus.chunks))
-            building._insert_pages(corpus, meta, tokens, vectors, types, avgdl)
+            building._insert_pages(corpus, meta, tokens, vectors, types, avgdl, tokenizer.prepare)
             df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
             building._insert(building.names.records, [_term(t, n) for t, n in df.items()])
-            building._write_manifest(manifest)
+            building._write_manifest(manifest | {"build_seconds": round(time.perf_counter() - started, 2)})
             for old, new in zip(self.names, building.names):
                 if self.client.has_collection(old):
                     self.client.drop_collection(old)
@@ -188,17 +169,24 @@ class Collections:
         tokens, vectors, types = encode_corpus(corpus, encoder, tokenizer, cache, progress=False)
         meta = {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in added.items()}
         df = Counter(t for chunk_tokens in tokens for t in set(chunk_tokens))
+        counts, skipped = dict(manifest["counts"]), dict(manifest["skipped"])
         with unavailable(f"cannot write {self.where}"):
+            for name, old in self.meta(list(changes)).items():  # the counts of the pages replaced or removed
+                counts = {"pages": counts["pages"] - 1, "articles": counts["articles"] - old["articles"],
+                          "chunks": counts["chunks"] - old["chunks"]}
+                skipped.pop(name, None)
             for name in changes:
                 page = f"page == {json.dumps(name, ensure_ascii=False)}"  # PAGE_NAME allows no quote, no backslash
-                for row in self._rows(self.names.chunks, page, ["text", "headline"]):
+                for row in rows(self.client, self.names.chunks, page, ["text", "headline"]):
                     df.subtract(set(tokenizer(Chunk("", "", name, row["text"], 0, 0).indexed_text(row["headline"]))))
                 for collection in self.names:
                     self.client.delete(collection, filter=page)
-            self._insert_pages(corpus, meta, tokens, vectors, types, manifest["bm25"]["avgdl"])
+            self._insert_pages(corpus, meta, tokens, vectors, types, manifest["bm25"]["avgdl"], tokenizer.prepare)
             self._add_document_frequencies(df)
+            counts = {"pages": counts["pages"] + len(added), "articles": counts["articles"] + len(corpus.articles),
+                      "chunks": counts["chunks"] + len(corpus.chunks)}
             manifest |= {"generation": manifest["generation"] + 1, "encoded_chunks": cache.last_encoded if cache else None,
-                         "build_seconds": round(time.perf_counter() - started, 2)}
+                         "counts": counts, "skipped": skipped, "build_seconds": round(time.perf_counter() - started, 2)}
             self._write_manifest(manifest)
         return self.load()
 
@@ -234,6 +222,21 @@ class Collections:
             index.add_index("dense", index_type="HNSW", metric_type="IP", params={"M": 32, "efConstruction": 64})
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         self.client.create_collection(self.names.chunks, schema=chunks, index_params=index)
+        articles = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        articles.add_field("article_id", DataType.VARCHAR, is_primary=True, max_length=512)
+        articles.add_field("page", DataType.VARCHAR, max_length=512)
+        articles.add_field("seq", DataType.INT64)
+        articles.add_field("record", DataType.JSON)
+        for name in ("title", "plain", "names"):
+            articles.add_field(name, DataType.VARCHAR, max_length=MAX_TEXT)
+        articles.add_field("people", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_PEOPLE,
+                           max_length=512)
+        for name in ("month_day", "year", "day_key"):
+            articles.add_field(name, DataType.INT64)
+        articles.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
+        index = self.client.prepare_index_params()
+        index.add_index("unused", index_type="FLAT", metric_type="IP")
+        self.client.create_collection(self.names.articles, schema=articles, index_params=index)
         records = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         records.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
         records.add_field("kind", DataType.VARCHAR, max_length=16)
@@ -245,26 +248,45 @@ class Collections:
         self.client.create_collection(self.names.records, schema=records, index_params=index)
 
     def _insert_pages(self, corpus: Corpus, meta: dict[str, dict], tokens, vectors: np.ndarray, types,
-                      avgdl: float) -> None:
-        """The rows of some pages: passages, articles (without their body: the page text gives it back), page
-        texts in parts, and each page's sha256 and size."""
-        seq: Counter = Counter()
-        rows = []
-        for chunk, chunk_tokens, vector, chunk_types in zip(corpus.chunks, tokens, vectors, types):
-            rows.append({"id": chunk.id, "page": chunk.page, "article_id": chunk.article_id, "seq": seq[chunk.page],
-                         "headline": corpus.headline(chunk), "text": chunk.text, "start": chunk.start, "end": chunk.end,
-                         "record": {"sentences": chunk.sentences, "types": chunk_types},
-                         **filter_fields(corpus.articles[chunk.article_id]),
-                         "dense": vector.astype(np.float32).tolist(), "sparse": term_weights(chunk_tokens, avgdl)})
-            seq[chunk.page] += 1
-        self._insert(self.names.chunks, rows)
-        records = [_record(f"a:{a.id}", "article", a.page, json.dumps(asdict(a) | {"body": None}, ensure_ascii=False))
-                   for a in corpus.articles.values()]
-        for name, text in corpus.pages.items():
-            records += [_record(f"p:{name}#{i // PAGE_PART:05d}", "page", name, text[i : i + PAGE_PART])
-                        for i in range(0, max(len(text), 1), PAGE_PART)]
-        records += [_record(f"m:{name}", "meta", name, json.dumps(m)) for name, m in meta.items()]
-        self._insert(self.names.records, records)
+                      avgdl: float, prepare: Callable[[str], str]) -> None:
+        """The rows of some pages: passages (each with its raw text and its article's summary: a request reads
+        what it answers from in one query), articles (without their body: the page text gives it back; with the
+        texts list answers match), page texts in parts, and each page's sha256, size and counts. Rows are made
+        batch by batch as they are inserted (a million passages' rows at once would take many GB)."""
+        def passages() -> Iterator[dict]:
+            seq: Counter = Counter()
+            for chunk, chunk_tokens, vector, chunk_types in zip(corpus.chunks, tokens, vectors, types):
+                article = corpus.articles[chunk.article_id]
+                record = {"sentences": chunk.sentences, "types": chunk_types, "article": _summary(article),
+                          "raw": corpus.pages[chunk.page][chunk.start : chunk.end]}
+                yield {"id": chunk.id, "page": chunk.page, "article_id": chunk.article_id, "seq": seq[chunk.page],
+                       "headline": article.headline, "text": chunk.text, "start": chunk.start, "end": chunk.end,
+                       "record": record, **filter_fields(article),
+                       "dense": vector.astype(np.float32).tolist(), "sparse": term_weights(chunk_tokens, avgdl)}
+                seq[chunk.page] += 1
+
+        def articles() -> Iterator[dict]:
+            order: Counter = Counter()
+            for article in corpus.articles.values():
+                title, plain = matchable(article, prepare)
+                yield {"article_id": article.id, "page": article.page, "seq": order[article.page],
+                       "record": _summary(article), "title": _fitted(title), "plain": _fitted(plain),
+                       "names": json.dumps(sorted(byline_names(article)), ensure_ascii=False),
+                       **filter_fields(article), "unused": [0.0, 0.0]}
+                order[article.page] += 1
+
+        def records() -> Iterator[dict]:
+            for name, text in corpus.pages.items():
+                for i in range(0, max(len(text), 1), PAGE_PART):
+                    yield _record(f"p:{name}#{i // PAGE_PART:05d}", "page", name, text[i : i + PAGE_PART])
+            counted = Counter(a.page for a in corpus.articles.values()), Counter(c.page for c in corpus.chunks)
+            for name, m in meta.items():
+                yield _record(f"m:{name}", "meta", name, json.dumps(m | {"articles": counted[0][name],
+                                                                         "chunks": counted[1][name]}))
+
+        self._insert(self.names.chunks, passages())
+        self._insert(self.names.articles, articles())
+        self._insert(self.names.records, records())
 
     def _add_document_frequencies(self, delta: Counter) -> None:
         changed = [t for t, n in delta.items() if n]
@@ -279,16 +301,23 @@ class Collections:
             self.client.delete(self.names.records, ids=gone)
         self._insert(self.names.records, [_term(t, n) for t, n in counts.items() if n > 0])
 
-    def _insert(self, collection: str, rows: list[dict]) -> None:
+    def _insert(self, collection: str, new: Iterable[dict]) -> None:
         """Upsert in batches, then flush: Milvus searches unflushed rows far more slowly."""
-        for start in range(0, len(rows), BATCH):
-            self.client.upsert(collection, rows[start : start + BATCH])
+        pending = iter(new)
+        while batch := list(itertools.islice(pending, BATCH)):
+            self.client.upsert(collection, batch)
         self.client.flush(collection)
 
 
-def _article(fields: dict, page: str) -> Article:
-    """An article record with its body taken again from the page text (Article's own invariant)."""
-    return record_of(Article, fields | {"body": normalise(page[fields["body_start"] : fields["body_end"]])})
+def _summary(article: Article) -> dict:
+    """An article's record without its body (the page text gives it back)."""
+    return asdict(article) | {"body": None}
+
+
+def _fitted(text: str) -> str:
+    """A text cut to fit a VARCHAR field (at most MAX_TEXT bytes of UTF-8): list answers do not match words past
+    the first 21,000 or so characters of an article."""
+    return text.encode()[:MAX_TEXT].decode(errors="ignore")
 
 
 def _record(key: str, kind: str, page: str, body: str) -> dict:

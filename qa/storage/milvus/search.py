@@ -22,18 +22,18 @@ IDF_CACHE = 100_000  # tokens whose IDF a store keeps
 
 
 class MilvusStore(Store):
-    """Searches the chunks collection; positions are places in the mirrored chunk list of one generation."""
+    """Searches the chunks collection; a passage's key is its chunk id (the primary key), so a server holds no
+    list of the archive's passages. `documents` is the generation's chunk count (its manifest's)."""
 
     kind = "milvus"
 
-    def __init__(self, client: MilvusClient, names: Names, chunk_ids: list[str], documents: int):
-        self.client, self.names, self.chunk_ids, self.documents = client, names, chunk_ids, documents
-        self.position = {cid: i for i, cid in enumerate(chunk_ids)}
+    def __init__(self, client: MilvusClient, names: Names, documents: int):
+        self.client, self.names, self.documents = client, names, documents
         self._idf: dict[str, float] = {}
 
     @property
     def size(self) -> int:
-        return len(self.chunk_ids)
+        return self.documents
 
     def idf(self, tokens: list[str]) -> list[float]:
         # One read per token (get, not `in` then []): another request's thread may clear the cache in between.
@@ -62,10 +62,10 @@ class MilvusStore(Store):
         return vector
 
     def _search(self, data, field: str, n: int, other: str = "id",
-                within: Selection | None = None) -> list[tuple[int, float, object]]:
-        """(position, score, the `other` field) of the n best rows for a sparse or dense query vector; with
+                within: Selection | None = None) -> list[tuple[str, float, object]]:
+        """(chunk id, score, the `other` field) of the n best rows for a sparse or dense query vector; with
         `within`, of the rows its filters pass (a filter expression over the scalar fields)."""
-        if n <= 0 or not self.chunk_ids or not len(data):
+        if n <= 0 or not self.documents or not len(data):
             return []
         with unavailable("cannot search the Milvus collections"):
             # `ef` is HNSW's search breadth (at least the top k; FLAT and the sparse index ignore it).
@@ -73,14 +73,12 @@ class MilvusStore(Store):
                                        output_fields=[other], filter=expression(within.filters) if within else "",
                                        search_params={"metric_type": "IP", "params": {
                                            "ef": max(EF_SEARCH, min(n, SEARCH_LIMIT))}})[0]
-        # Rows an update added after this generation was read are not in the mirror yet: left out.
-        hits = [(self.position[h["id"]], h["distance"], h["entity"].get(other)) for h in found if h["id"] in self.position]
-        return [hit for hit in hits if within is None or within.mask[hit[0]]]
+        return [(h["id"], h["distance"], h["entity"].get(other)) for h in found]
 
     @staticmethod
-    def _arrays(hits: list[tuple[int, float, object]]) -> tuple[np.ndarray, np.ndarray]:
+    def _arrays(hits: list[tuple[str, float, object]]) -> tuple[np.ndarray, np.ndarray]:
         return (np.array([s for _, s, _ in hits], dtype=np.float32).reshape(-1),
-                np.array([i for i, _, _ in hits], dtype=np.int64).reshape(-1))
+                np.array([i for i, _, _ in hits], dtype=object).reshape(-1))
 
     def keyword(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
         return self._arrays(self._search(self.query_vector(tokens), "sparse", n))
@@ -93,23 +91,22 @@ class MilvusStore(Store):
         """Each search brings the other half's vector of its rows (one round trip less than fetching them
         after: Milvus Lite's get costs as much as a search), so every candidate is scored exactly by both."""
         vector = self.query_vector(tokens)
-        bm25: dict[int, float] = {}
-        cosine: dict[int, float] = {}
+        bm25: dict[str, float] = {}
+        cosine: dict[str, float] = {}
         for i, score, dense in self._search(vector, "sparse", n, "dense", within):
             bm25[i], cosine[i] = score, float(np.dot(dense, query))
         for i, score, sparse in self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", n, "sparse", within):
             cosine[i], bm25[i] = score, bm25.get(i) or _dot(sparse, vector)
-        if within is not None:
-            extra = extra[within.mask[extra]]
-        missing = [int(i) for i in extra if int(i) not in cosine]
+        missing = [str(i) for i in extra if str(i) not in cosine]
         if missing:
+            passing = f" and {expression(within.filters)}" if within else ""
             with unavailable("cannot read passages"):
-                rows = self.client.get(self.names.chunks, ids=[self.chunk_ids[i] for i in missing],
-                                       output_fields=["dense", "sparse"])
+                rows = self.client.query(self.names.chunks, filter=f"id in {literals(missing)}{passing}",
+                                         output_fields=["id", "dense", "sparse"])
             for row in rows:  # a row an update removed meanwhile does not come back: left out
-                i = self.position[row["id"]]
+                i = row["id"]
                 bm25[i], cosine[i] = _dot(row["sparse"], vector), float(np.dot(row["dense"], query))
-        ids = np.array(sorted(cosine), dtype=np.int64)
+        ids = np.array(sorted(cosine), dtype=object)
         return Candidates(ids, np.array([bm25[i] for i in ids], dtype=np.float32),
                           np.array([cosine[i] for i in ids], dtype=np.float32))
 
@@ -119,11 +116,11 @@ def expression(filters: Filters) -> str:
     (qa.storage.filters.Filters.matches): the same fields, and the same comparison of days without a year."""
     parts = []
     if filters.article is not None:
-        parts.append(f"article_id == {_literal(filters.article)}")
+        parts.append(f"article_id == {literal(filters.article)}")
     if filters.page is not None:
-        parts.append(f"page == {_literal(filters.page)}")
+        parts.append(f"page == {literal(filters.page)}")
     if filters.reporter is not None:
-        parts.append(f"ARRAY_CONTAINS(people, {_literal(filters.reporter)})")
+        parts.append(f"ARRAY_CONTAINS(people, {literal(filters.reporter)})")
     if filters.date_from is not None or filters.date_to is not None:
         parts.append("month_day > 0")
     for bound, op in ((filters.date_from, ">="), (filters.date_to, "<=")):
@@ -135,7 +132,12 @@ def expression(filters: Filters) -> str:
     return " and ".join(parts)
 
 
-def _literal(text: str) -> str:
+def literals(texts: list[str]) -> str:
+    """A list literal of Milvus's expression language."""
+    return "[" + ", ".join(map(literal, texts)) + "]"
+
+
+def literal(text: str) -> str:
     """A string literal of Milvus's expression language (this Milvus Lite takes no filter templates)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

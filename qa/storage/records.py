@@ -1,0 +1,230 @@
+"""What answers and citations are read from: passages, articles and page texts, by key. `CorpusRecords` holds a
+parsed corpus in this process (the embedded store); a shared store reads its own records per request
+(milvus/records.py) so that its API servers hold no copy of the archive."""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+from cachetools import LRUCache
+
+from qa.ingest.documents import Article, Chunk
+from qa.storage.filters import ArticleTable, Filters, Selection, people
+
+_QUOTES = re.compile(r"[\s“”\"'‘’《》「」]")  # left out of the texts a list topic is matched against
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk with what re-ranking and answering read besides its text: its article's record (the body left out
+    where the store keeps it apart: an article's summary), its sentences' answer types, and its raw text in the
+    page file (`raw[start:end]` of the page: what offsets are mapped back into)."""
+
+    chunk: Chunk
+    article: Article
+    types: list[list[str]]
+    raw: str
+
+    @property
+    def headline(self) -> str:
+        return self.article.headline
+
+
+class Recent:
+    """A bounded least-recently-used map shared by request threads (cachetools' LRUCache is not thread-safe on its
+    own), counting its hits and misses."""
+
+    def __init__(self, size: int):
+        self.size, self.hits, self.misses = size, 0, 0
+        self._cache: LRUCache = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._cache.get(key)
+            if value is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._cache[key] = value
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def stats(self) -> dict:
+        return {"entries": len(self._cache), "size": self.size, "hits": self.hits, "misses": self.misses}
+
+
+def matchable(article: Article, prepare: Callable[[str], str]) -> tuple[str, str]:
+    """An article's (title, whole text) in the form a list question's topic is matched against: prepared like a
+    question (qa.language.tokenize), without quotes and blanks ("亮赛比活动" is in “亮赛比”活动)."""
+    def plain(text: str) -> str:
+        return _QUOTES.sub("", prepare(text))
+    title = plain(f"{article.kicker or ''}{article.headline}")
+    return title, plain("".join([title, article.body, *people(article), article.date or ""]))
+
+
+def byline_names(article: Article) -> set[str]:
+    """The names a chat's rewriter recognises in a follow-up (qa.answers.chat): reporters, correspondents, kicker."""
+    return {n for n in (*article.reporters, *article.correspondents, article.kicker or "") if len(n) >= 2}
+
+
+class Records(ABC):
+    """The archive's records as a server reads them. A passage's key is what the store's search returns for it
+    (a position, an id: opaque to the caller); articles and pages are named by their ids and file names."""
+
+    @abstractmethod
+    def passages(self, keys: Sequence[Hashable]) -> list[Passage | None]:
+        """The passages of these keys, in their order (None for one an update removed meanwhile)."""
+
+    def passage(self, key: Hashable) -> Passage | None:
+        return self.passages([key])[0]
+
+    def select(self, filters: Filters) -> Selection:
+        """What a store's search needs to pass only the chunks of the articles the filters pass: here the filters
+        (a store that keeps the articles' fields with its chunks filters by them)."""
+        return Selection(filters)
+
+    @abstractmethod
+    def cited(self, chunk_id: str) -> Passage | None:
+        """The passage a citation id names (None: no such passage)."""
+
+    @abstractmethod
+    def article_of(self, chunk: Chunk) -> Article:
+        """The summary of a chunk's article (a chunk of the passages read for this request)."""
+
+    @abstractmethod
+    def headline(self, chunk: Chunk) -> str:
+        """The headline of a chunk's article (a chunk of the passages read for this request)."""
+
+    @abstractmethod
+    def raw(self, chunk: Chunk) -> str:
+        """A chunk's raw text in its page file (a chunk of the passages read for this request)."""
+
+    @abstractmethod
+    def article(self, article_id: str) -> Article | None:
+        """An article's whole record, body included; None when there is none."""
+
+    @abstractmethod
+    def article_passages(self, article_id: str) -> tuple[np.ndarray, list[Chunk]]:
+        """The keys and the chunks of an article's passages, in order (none for an unknown article)."""
+
+    @abstractmethod
+    def articles(self, filters: Filters = Filters()) -> list[Article]:
+        """Every article the filters pass, in page order (summaries: the body may be left out)."""
+
+    @abstractmethod
+    def page(self, name: str) -> str | None:
+        """A page file's raw text; None when the archive holds no such page."""
+
+    @abstractmethod
+    def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
+              limit: int | None = None) -> list[tuple[Article, str, str]]:
+        """(article summary, title, text) as `matchable` makes them, of the articles the filters pass whose text
+        holds every string of `printing`, in page order; at most `limit`. `prepare` is the question's
+        preparation (a store that keeps these texts made them with the same one at build)."""
+
+    @abstractmethod
+    def names(self) -> frozenset[str]:
+        """`byline_names` of every article."""
+
+    def stats(self) -> dict | None:
+        """How a store's caches of records fare (entries, hits, misses), for the health reply; None without."""
+        return None
+
+
+class CorpusRecords(Records):
+    """A parsed corpus held in this process; keys are chunk positions."""
+
+    def __init__(self, corpus, types: list[list[list[str]]]):
+        self.corpus, self.types = corpus, types
+        self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made at the first list question
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {c.id: i for i, c in enumerate(self.corpus.chunks)}
+
+    @cached_property
+    def _by_article(self) -> dict[str, np.ndarray]:
+        by_article: dict[str, list[int]] = {}
+        for i, c in enumerate(self.corpus.chunks):
+            by_article.setdefault(c.article_id, []).append(i)
+        return {a: np.array(ids, dtype=np.int64) for a, ids in by_article.items()}
+
+    @cached_property
+    def table(self) -> ArticleTable:
+        return ArticleTable(list(self.corpus.articles.values()), self.corpus.chunks)
+
+    def select(self, filters: Filters) -> Selection:
+        return self.table.select(filters)  # the mask over positions the in-process stores search with
+
+    def passages(self, keys: Sequence[Hashable]) -> list[Passage | None]:
+        return [self._passage(int(key)) for key in keys]
+
+    def _passage(self, i: int) -> Passage:
+        chunk = self.corpus.chunks[i]
+        return Passage(chunk, self.corpus.articles[chunk.article_id], self.types[i], self.raw(chunk))
+
+    def cited(self, chunk_id: str) -> Passage | None:
+        i = self._position.get(chunk_id)
+        return None if i is None else self._passage(i)
+
+    def article_of(self, chunk: Chunk) -> Article:
+        return self.corpus.articles[chunk.article_id]
+
+    def headline(self, chunk: Chunk) -> str:
+        return self.corpus.headline(chunk)
+
+    def raw(self, chunk: Chunk) -> str:
+        return self.corpus.pages[chunk.page][chunk.start : chunk.end]
+
+    def article(self, article_id: str) -> Article | None:
+        return self.corpus.articles.get(article_id)
+
+    def article_passages(self, article_id: str) -> tuple[np.ndarray, list[Chunk]]:
+        keys = self._by_article.get(article_id, np.empty(0, dtype=np.int64))
+        return keys, [self.corpus.chunks[int(i)] for i in keys]
+
+    def articles(self, filters: Filters = Filters()) -> list[Article]:
+        return [a for a in self.corpus.articles.values() if filters.matches(a)]
+
+    def page(self, name: str) -> str | None:
+        return self.corpus.pages.get(name)
+
+    def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
+              limit: int | None = None) -> list[tuple[Article, str, str]]:
+        found = []
+        for article in self.articles(filters):
+            title, text = self._matchable(article.id, prepare)
+            if all(p in text for p in printing):
+                found.append((article, title, text))
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def _matchable(self, article_id: str, prepare: Callable[[str], str]) -> tuple[str, str]:
+        if self._texts is None:  # then kept for the index's life (a few KB per article)
+            self._texts = {a.id: matchable(a, prepare) for a in self.corpus.articles.values()}
+        return self._texts[article_id]
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(n for a in self.corpus.articles.values() for n in byline_names(a))
+
+    def names(self) -> frozenset[str]:
+        return self._names
+
+
+def summary(article: Article) -> Article:
+    """An article's record without its body (what a store keeps beside each passage)."""
+    return replace(article, body="")
