@@ -93,7 +93,8 @@ class Bench:
         model_path = ensure_model(config)
         self.tokenizer = Tokenizer()
         self.encoder = Encoder.of(config, model_path)
-        self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads, int8, weights)
+        self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads, int8, weights,
+                                  self.encoder.tokenizer)
         self.corpus = corpus or load_corpus(folder, config)
         self.index = index_corpus(self.corpus, self.encoder, self.tokenizer, progress=True,
                                  cache=EmbeddingCache(config.cache_dir / "embeddings", self.encoder.fingerprint))

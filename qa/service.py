@@ -81,7 +81,7 @@ class QAService:
         self.tokenizer = Tokenizer()
         self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,
-                                  int8=config.reader_precision == "int8")
+                                  int8=config.reader_precision == "int8", tokenizer=self.encoder.tokenizer)
         self.calibration = Calibration.load()
         self.article_model = load_article_model()
         loading = time.perf_counter()

@@ -77,6 +77,7 @@ def test_training_lowers_the_loss_and_the_file_round_trips(model_path, tmp_path)
 def test_onnx_reader_computes_what_torch_does(service, model_path):
     import torch
 
+    from qa.models.dense import text_tokenizer
     from qa.models.export import READER_FILE
     from qa.models.reader import READER_WEIGHTS, Reader, batch_arrays, encode
     from qa.models.reader_net import Reader as Net
@@ -84,7 +85,7 @@ def test_onnx_reader_computes_what_torch_does(service, model_path):
 
     upper, lower_layers = load_upper(READER_WEIGHTS)
     net = Net(base_lower(model_path, lower_layers), upper).eval()
-    onnx = Reader(model_path / "reader" / READER_FILE, model_path / "tokenizer.json")
+    onnx = Reader(model_path / "reader" / READER_FILE, text_tokenizer(model_path))
     arrays = batch_arrays([encode(onnx.tokenizer, q, p) for q, p, _ in FACTS])
     start, end = onnx.session.run(["start_logits", "end_logits"], arrays)
     with torch.inference_mode():

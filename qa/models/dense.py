@@ -37,7 +37,11 @@ class Encoder:
         self.name = model_path.name
         self.fingerprint = fingerprint(model_path)
         self.onnx = ensure_onnx(model_path, self.fingerprint)  # the folder of both ONNX models
-        self.tokenizer = _text_tokenizer(model_path)
+        # One tokenizer for the encoder and the reader (load_reader(..., tokenizer=encoder.tokenizer)): each copy
+        # holds about 280 MB. It does not truncate (the reader cuts its own inputs); the encoder cuts here.
+        self.tokenizer = text_tokenizer(model_path)
+        settings = json.loads((model_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_tokens = settings.get("max_seq_length", 512)
         # ONNX Runtime fixes a session's thread count when it is made. Single questions (serving) run on
         # `query_threads`: on 2 cores one thread per question is faster under concurrent requests and
         # leaves the other core to the server's other work. Batches of passages (index builds) get a
@@ -50,7 +54,7 @@ class Encoder:
         self.encode_query = functools.lru_cache(maxsize=query_cache)(self._encode_query)
 
     def _encode_query(self, question: str) -> np.ndarray:
-        vector = _run(self._queries, [self.tokenizer.encode(self.query_prefix + question)])[0]
+        vector = _run(self._queries, [self.tokenizer.encode(self.query_prefix + question)], self.max_tokens)[0]
         vector.setflags(write=False)  # shared by the cache: never modified in place
         return vector
 
@@ -70,19 +74,16 @@ class Encoder:
         with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress) as bar:
             for start in range(0, len(texts), BATCH):
                 rows = order[start : start + BATCH]
-                out[rows] = _run(session, [encodings[i] for i in rows])
+                out[rows] = _run(session, [encodings[i] for i in rows], self.max_tokens)
                 bar.update(len(rows))
         return out
 
 
-def _text_tokenizer(model_path: Path):
-    """The model's fast tokenizer, truncating at the model's sequence limit as sentence-transformers does."""
+def text_tokenizer(model_path: Path):
+    """The model's fast tokenizer (without truncation: each user cuts its own inputs)."""
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-    settings = json.loads((model_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
-    tokenizer.enable_truncation(settings.get("max_seq_length", 512))
-    return tokenizer
+    return Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
 
 
 def onnx_session(path: Path, threads: int):
@@ -94,15 +95,18 @@ def onnx_session(path: Path, threads: int):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _run(session, encodings) -> np.ndarray:
+def _run(session, encodings, max_tokens: int) -> np.ndarray:
     """L2-normalised sentence vectors of a batch of encodings, padded here to the longest of the batch.
 
-    Padded positions are masked out of attention and pooling: the padding id (0) does not change a vector.
+    A text longer than `max_tokens` is cut as sentence-transformers (the tokenizer's truncation) cuts it: its
+    first max_tokens - 2 tokens between the start and end tokens. Padded positions are masked out of attention
+    and pooling: the padding id (0) does not change a vector.
     """
-    ids = np.zeros((len(encodings), max(len(e.ids) for e in encodings)), dtype=np.int64)
+    rows = [e.ids if len(e.ids) <= max_tokens else e.ids[: max_tokens - 1] + e.ids[-1:] for e in encodings]
+    ids = np.zeros((len(rows), max(map(len, rows))), dtype=np.int64)
     mask = np.zeros_like(ids)
-    for row, e in enumerate(encodings):
-        ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, 1
+    for row, tokens in enumerate(rows):
+        ids[row, : len(tokens)], mask[row, : len(tokens)] = tokens, 1
     vectors = session.run([OUTPUT], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 

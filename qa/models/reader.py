@@ -101,14 +101,12 @@ def spans(e: Encoded, start: np.ndarray, end: np.ndarray, keep: int = 5) -> list
 class Reader:
     """The served reader: one ONNX Runtime session (built once by qa.models.export.ensure_reader) and the tokenizer."""
 
-    def __init__(self, onnx_file: Path, tokenizer_file: Path, threads: int = 1):
-        from tokenizers import Tokenizer
-
+    def __init__(self, onnx_file: Path, tokenizer, threads: int = 1):
+        """`tokenizer`: the model's (qa.models.dense.text_tokenizer), shared with the encoder; not truncating."""
         from qa.models.dense import onnx_session
 
         self.session = onnx_session(onnx_file, threads)
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self.tokenizer.no_truncation()
+        self.tokenizer = tokenizer
 
     def read(self, question: str, windows: list[str], keep: int = 5) -> list[list[SpanScore]]:
         """Every window's best spans (each with its window's no-answer score), in one batch."""
@@ -120,10 +118,11 @@ class Reader:
 
 
 def load_reader(model_path: Path, fingerprint: str, threads: int = 1, int8: bool = False,
-                weights: Path = READER_WEIGHTS) -> Reader:
+                weights: Path = READER_WEIGHTS, tokenizer=None) -> Reader:
     """The served reader: built on first use from the base model and `weights` (qa.models.export.ensure_reader).
     Float32 by default: the int8 model lost more than a point of F1 (BENCHMARKS.md, "Answers")."""
+    from qa.models.dense import text_tokenizer
     from qa.models.export import READER_FILE, READER_INT8_FILE, ensure_reader
 
     folder = ensure_reader(model_path, fingerprint, weights)
-    return Reader(folder / (READER_INT8_FILE if int8 else READER_FILE), Path(model_path) / "tokenizer.json", threads)
+    return Reader(folder / (READER_INT8_FILE if int8 else READER_FILE), tokenizer or text_tokenizer(model_path), threads)

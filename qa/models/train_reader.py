@@ -375,16 +375,14 @@ def run(model_path: Path, bench: Path, out: Path, epochs: int, lr: float, batch:
         command: str = "") -> dict:
     """The whole training: examples, cached lower states, the upper layers trained, the file and its card."""
     import torch
-    from tokenizers import Tokenizer
 
-    from qa.models.dense import fingerprint
+    from qa.models.dense import fingerprint, text_tokenizer
     from qa.models.reader_net import base_lower, base_upper
 
     torch.manual_seed(seed)
     started = time.perf_counter()
     examples, data = make_examples(bench, limit, seed, synthetic, to_simplified)
-    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-    tokenizer.no_truncation()
+    tokenizer = text_tokenizer(model_path)
     prepared = prepare(examples, tokenizer, base_lower(model_path, LOWER_LAYERS), progress=progress)
     cached = time.perf_counter() - started
     upper = base_upper(model_path, LOWER_LAYERS, UPPER_LAYERS)

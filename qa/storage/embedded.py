@@ -22,6 +22,7 @@ from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.ann import ANN, for_size
 from qa.storage.backend import Backend
+from qa.storage.columns import ChunkColumns, TypeColumns
 from qa.storage.index import (
     DAMAGED,
     Corpus,
@@ -148,11 +149,13 @@ def load_index(folder: Path) -> Index:
 def _read(folder: Path, manifest: dict) -> Index:
     pages = {r["name"]: r["text"] for r in _read_jsonl(folder / "pages.jsonl")}
     articles = {r["id"]: record_of(Article, r) for r in _read_jsonl(folder / "articles.jsonl")}
-    rows = list(_read_jsonl(folder / "chunks.jsonl"))
-    chunks = [record_of(Chunk, r) for r in rows]
+    chunks, types = ChunkColumns(), TypeColumns()
+    for row in _read_jsonl(folder / "chunks.jsonl"):  # into columns row by row: no object per passage is kept
+        chunks.append(record_of(Chunk, row))
+        types.append(row["types"])
     corpus = Corpus(pages, articles, chunks, manifest.get("skipped", {}))
     store = EmbeddedStore.load(folder)
-    index = Index.of(corpus, store, [r["types"] for r in rows], manifest)
+    index = Index.of(corpus, store, types, manifest)
     sizes = {"chunks": len(chunks), "bm25": store.bm25.size, "vectors": store.ann.size,
              "manifest": manifest.get("counts", {}).get("chunks")}
     if len(set(sizes.values())) != 1:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from qa.ingest.documents import Article, Chunk
+from qa.ingest.documents import Article
 
 FIELDS = ("date_from", "date_to", "page", "reporter", "article")
 NO_MATCH = "没有符合筛选条件的报道。"  # "No article passes the filters."
@@ -117,7 +118,8 @@ class ArticleTable:
     """The articles' filter fields as arrays, made once per index: a filter becomes a chunk mask in a few
     vectorised steps, not a loop over every article per request."""
 
-    def __init__(self, articles: list[Article], chunks: list[Chunk]):
+    def __init__(self, articles: list[Article], chunk_articles: Iterable[str]):
+        """`chunk_articles`: the article id of each chunk, in chunk order."""
         self.ids = [a.id for a in articles]
         self.position = position = {a: i for i, a in enumerate(self.ids)}
         self.pages: dict[str, list[int]] = {}
@@ -130,7 +132,7 @@ class ArticleTable:
         days = [Day.parse(a.day) if a.day else None for a in articles]
         self.month_day = np.array([d.month_day if d else 0 for d in days], dtype=np.int64)
         self.year = np.array([(d.year or 0) if d else 0 for d in days], dtype=np.int64)
-        self.chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int64)
+        self.chunk_article = np.array([position[a] for a in chunk_articles], dtype=np.int64)
 
     def select(self, filters: Filters) -> Selection:
         return Selection(filters, self.mask(filters))

@@ -15,6 +15,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from qa.ingest.documents import Article, Chunk
+from qa.storage.columns import ChunkColumns, TypeColumns
 from qa.storage.filters import ArticleTable, Filters, Selection, people
 
 _QUOTES = re.compile(r"[\s“”\"'‘’《》「」]")  # left out of the texts a list topic is matched against
@@ -146,24 +147,25 @@ class Records(ABC):
 class CorpusRecords(Records):
     """A parsed corpus held in this process; keys are chunk positions."""
 
-    def __init__(self, corpus, types: list[list[list[str]]]):
-        self.corpus, self.types = corpus, types
+    def __init__(self, corpus, types: Sequence[list[list[str]]]):
+        if not isinstance(corpus.chunks, ChunkColumns):  # held as columns: no Python object per passage
+            corpus.chunks = ChunkColumns(corpus.chunks)
+        corpus.chunks.freeze()
+        self.corpus, self.types = corpus, types if isinstance(types, TypeColumns) else TypeColumns(types)
         self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made at the first list question
 
     @cached_property
-    def _position(self) -> dict[str, int]:
-        return {c.id: i for i, c in enumerate(self.corpus.chunks)}
-
-    @cached_property
     def _by_article(self) -> dict[str, np.ndarray]:
-        by_article: dict[str, list[int]] = {}
-        for i, c in enumerate(self.corpus.chunks):
-            by_article.setdefault(c.article_id, []).append(i)
-        return {a: np.array(ids, dtype=np.int64) for a, ids in by_article.items()}
+        """Each article's chunk positions, in order."""
+        chunks = self.corpus.chunks
+        numbers = np.frombuffer(chunks.article, dtype=np.int32)
+        order = np.argsort(numbers, kind="stable")
+        bounds = np.searchsorted(numbers[order], np.arange(len(chunks.articles) + 1))
+        return {a: order[bounds[n] : bounds[n + 1]] for n, (a, _) in enumerate(chunks.articles)}
 
     @cached_property
     def table(self) -> ArticleTable:
-        return ArticleTable(list(self.corpus.articles.values()), self.corpus.chunks)
+        return ArticleTable(list(self.corpus.articles.values()), self.corpus.chunks.article_ids())
 
     def select(self, filters: Filters) -> Selection:
         return self.table.select(filters)  # the mask over positions the in-process stores search with
@@ -176,8 +178,11 @@ class CorpusRecords(Records):
         return Passage(chunk, self.corpus.articles[chunk.article_id], self.types[i], self.raw(chunk))
 
     def cited(self, chunk_id: str) -> Passage | None:
-        i = self._position.get(chunk_id)
-        return None if i is None else self._passage(i)
+        # A chunk id is its article's id and "-c" and a number: found among that article's few passages.
+        for i in self._by_article.get(chunk_id.rpartition("-c")[0], ()):
+            if self.corpus.chunks.ids[int(i)] == chunk_id:
+                return self._passage(int(i))
+        return None
 
     def article_of(self, chunk: Chunk) -> Article:
         return self.corpus.articles[chunk.article_id]

@@ -16,7 +16,7 @@ from qa.ingest.normalize import normalise
 from qa.storage.filters import Filters
 from qa.storage.index import record_of
 from qa.storage.milvus.client import Names, rows, unavailable
-from qa.storage.milvus.search import expression, literal, literals
+from qa.storage.milvus.search import expression, literal
 from qa.storage.records import Passage, Recent, Records
 
 PASSAGE_FIELDS = ["id", "page", "article_id", "text", "start", "end", "record"]
@@ -39,10 +39,9 @@ class MilvusRecords(Records):
     def passages(self, keys: Sequence[Hashable]) -> list[Passage | None]:
         found = {key: self._passages.get(key) for key in dict.fromkeys(keys)}
         missing = [str(key) for key, passage in found.items() if passage is None]
-        if missing:  # one query for all the passages not kept yet
+        if missing:  # one lookup by primary key for all the passages not kept yet
             with unavailable("cannot read passages"):
-                fetched = self.client.query(self.collections.chunks, filter=f"id in {literals(missing)}",
-                                            output_fields=PASSAGE_FIELDS)
+                fetched = self.client.get(self.collections.chunks, ids=missing, output_fields=PASSAGE_FIELDS)
             for row in fetched:
                 found[row["id"]] = self._keep(row)
         return [found[key] for key in keys]

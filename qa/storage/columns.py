@@ -1,0 +1,119 @@
+"""A corpus's chunks and answer types held as columns (one text buffer, arrays of numbers) instead of Python objects
+per passage: what the embedded store keeps in memory. Each reads as the list it replaces, a `Chunk` or a passage's
+types made when asked for."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+
+from qa.ingest.documents import Chunk
+
+
+class TextColumn(Sequence[str]):
+    """Strings in one buffer with their end offsets. Hand-written: a str object per string costs about 75 bytes
+    more, and numpy's StringDType keeps UTF-8 (3 bytes a Chinese character against the 2 of a Python str)."""
+
+    def __init__(self, texts: Iterable[str] = ()):
+        self._parts: list[str] | None = []
+        self._ends = array("q")
+        for text in texts:
+            self.append(text)
+
+    def append(self, text: str) -> None:
+        self._parts.append(text)
+        self._ends.append((self._ends[-1] if self._ends else 0) + len(text))
+
+    @cached_property
+    def buffer(self) -> str:
+        """The strings joined, made at the first read (then no more appends)."""
+        buffer, self._parts = "".join(self._parts), None
+        return buffer
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        return self.buffer[self._ends[i - 1] if i else 0 : self._ends[i]]
+
+
+class ChunkColumns(Sequence[Chunk]):
+    """The chunks of a corpus, in order: ids and texts in buffers, offsets and sentence bounds in arrays, the
+    article (and through it the page) by number."""
+
+    def __init__(self, chunks: Iterable[Chunk] = ()):
+        self.ids, self.texts = TextColumn(), TextColumn()
+        self.articles: list[tuple[str, str]] = []  # (article id, page) by number
+        self._number: dict[str, int] = {}
+        self.article, self.start, self.end = array("i"), array("q"), array("q")
+        self.bounds = array("i")  # (start, end) of each sentence in its chunk's text, flat
+        self.sentences = array("q", [0])  # chunk i's sentences: pairs sentences[i] to sentences[i + 1]
+        for chunk in chunks:
+            self.append(chunk)
+
+    def append(self, chunk: Chunk) -> None:
+        if chunk.article_id not in self._number:
+            self._number[chunk.article_id] = len(self.articles)
+            self.articles.append((chunk.article_id, chunk.page))
+        self.ids.append(chunk.id)
+        self.texts.append(chunk.text)
+        self.article.append(self._number[chunk.article_id])
+        self.start.append(chunk.start)
+        self.end.append(chunk.end)
+        self.bounds.extend(b for pair in chunk.sentences for b in pair)
+        self.sentences.append(self.sentences[-1] + len(chunk.sentences))
+
+    def freeze(self) -> "ChunkColumns":
+        """Join the buffers now (the strings appended are freed), not at the first read: no more appends."""
+        _ = self.ids.buffer, self.texts.buffer
+        return self
+
+    def article_ids(self) -> list[str]:
+        """Each chunk's article id, without making the chunks."""
+        return [self.articles[n][0] for n in self.article]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        article_id, page = self.articles[self.article[i]]
+        flat = self.bounds[2 * self.sentences[i] : 2 * self.sentences[i + 1]]
+        return Chunk(self.ids[i], article_id, page, self.texts[i], self.start[i], self.end[i],
+                     tuple(zip(flat[::2], flat[1::2])))
+
+
+class TypeColumns(Sequence[list[list[str]]]):
+    """Each passage's answer types per sentence: a number per sentence into the table of the distinct type lists
+    (a handful of them recur across the whole archive)."""
+
+    def __init__(self, types: Iterable[list[list[str]]] = ()):
+        self._number: dict[tuple[str, ...], int] = {}
+        self.table: list[tuple[str, ...]] = []
+        self.codes, self.offsets = array("i"), array("q", [0])
+        for passage in types:
+            self.append(passage)
+
+    def append(self, passage: list[list[str]]) -> None:
+        for sentence in passage:
+            key = tuple(sentence)
+            if key not in self._number:
+                self._number[key] = len(self.table)
+                self.table.append(key)
+            self.codes.append(self._number[key])
+        self.offsets.append(self.offsets[-1] + len(passage))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        return [list(self.table[c]) for c in self.codes[self.offsets[i] : self.offsets[i + 1]]]
