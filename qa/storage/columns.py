@@ -4,6 +4,7 @@ types made when asked for."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from array import array
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -11,7 +12,20 @@ from functools import cached_property
 from qa.ingest.documents import Chunk
 
 
-class TextColumn(Sequence[str]):
+class _Column(Sequence):
+    """A sequence whose items are made when read: `_item` of a valid, non-negative index."""
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._item(range(len(self))[i])
+
+    @abstractmethod
+    def _item(self, i: int):
+        """The item at index i (0 <= i < len)."""
+
+
+class TextColumn(_Column):
     """Strings in one buffer with their end offsets. Hand-written: a str object per string costs about 75 bytes
     more, and numpy's StringDType keeps UTF-8 (3 bytes a Chinese character against the 2 of a Python str)."""
 
@@ -34,14 +48,11 @@ class TextColumn(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self))[i]
+    def _item(self, i: int):
         return self.buffer[self._ends[i - 1] if i else 0 : self._ends[i]]
 
 
-class ChunkColumns(Sequence[Chunk]):
+class ChunkColumns(_Column):
     """The chunks of a corpus, in order: ids and texts in buffers, offsets and sentence bounds in arrays, the
     article (and through it the page) by number."""
 
@@ -79,17 +90,14 @@ class ChunkColumns(Sequence[Chunk]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self))[i]
+    def _item(self, i: int):
         article_id, page = self.articles[self.article[i]]
         flat = self.bounds[2 * self.sentences[i] : 2 * self.sentences[i + 1]]
         return Chunk(self.ids[i], article_id, page, self.texts[i], self.start[i], self.end[i],
                      tuple(zip(flat[::2], flat[1::2])))
 
 
-class TypeColumns(Sequence[list[list[str]]]):
+class TypeColumns(_Column):
     """Each passage's answer types per sentence: a number per sentence into the table of the distinct type lists
     (a handful of them recur across the whole archive)."""
 
@@ -112,8 +120,5 @@ class TypeColumns(Sequence[list[list[str]]]):
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self))[i]
+    def _item(self, i: int):
         return [list(self.table[c]) for c in self.codes[self.offsets[i] : self.offsets[i + 1]]]
