@@ -108,8 +108,23 @@ def test_collections_of_another_layout_are_refused(own_collections):
     collections = Collections(store, service.index.store.client)
     manifest = service.index.manifest | {"milvus_format": 99}
     collections.client.upsert(collections.names.records, [_record("manifest", "manifest", "", json.dumps(manifest))])
-    with pytest.raises(IndexMismatch, match="another format .* under another QA_MILVUS_COLLECTION"):
+    with pytest.raises(IndexMismatch, match="another format .*`python -m qa build`"):
         collections.load()
+
+
+def test_a_build_takes_an_archive_of_the_format_before_into_this_one(own_collections):
+    """Format 2 kept its pages as this one does (`p:` and `m:` records): a full build rebuilds them, the pages
+    that only updates added included (they exist nowhere else)."""
+    store, service = own_collections
+    collections = Collections(store, service.index.store.client)
+    collections.update({"zz_only_here.txt": PAGE}, service.encoder, service.tokenizer, None)
+    older = collections.manifest() | {"milvus_format": 2}
+    collections.client.upsert(collections.names.records, [_record("manifest", "manifest", "", json.dumps(older))])
+    with pytest.raises(IndexMismatch):
+        collections.load()
+    rebuilt = build(store, service.encoder, service.tokenizer, progress=False)
+    assert rebuilt.manifest["milvus_format"] == 3 and rebuilt.records.page("zz_only_here.txt") is not None
+    assert rebuilt.manifest["counts"]["pages"] == len(list(store.seeds_dir.glob("*.txt"))) + 1
 
 
 def test_an_unreachable_milvus_is_a_clear_error(config, unused_port):

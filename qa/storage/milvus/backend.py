@@ -23,9 +23,12 @@ from qa.storage.index import (
     corpus_of_seeds,
 )
 from qa.storage.library import Library
-from qa.storage.milvus.collections import Collections, check_compatible
+from qa.storage.milvus.collections import MILVUS_FORMAT, Collections, check_compatible
 from qa.storage.milvus.search import MilvusStore
 
+# The formats whose page texts and page records (`p:`, `m:`) a full build reads: from these it rebuilds an
+# archive into the current format without losing the pages that updates added.
+FORMATS_REBUILT_FROM = (2, MILVUS_FORMAT)
 REFRESH_SECONDS = 1.0  # how often a server asks whether another process changed the collections
 log = logging.getLogger(__name__)
 
@@ -108,16 +111,16 @@ def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool
     """A full build (`qa build`): the pages the collections hold, weighed again with their new average length
     (and the settings and model of this process); with no collections yet, the seeds folder's pages."""
     collections = collections or Collections(config)
-    try:
-        current = collections.load()
-    except NotReady:  # collections without a manifest (damaged by hand or by a crash): the seeds are all there is
+    manifest = collections.manifest()
+    if manifest is None and collections.exists():  # damaged by hand or by a crash: the seeds are all there is
         log.warning("%s have no manifest: building them from %s", collections.where, config.seeds_dir)
-        current = None
-    if current is not None:
-        skipped = current.manifest["skipped"]
+    if manifest is not None and manifest.get("milvus_format") in FORMATS_REBUILT_FROM:
+        # The pages the collections hold, also those of the format before this one: a new format is a rebuild.
+        held = collections.meta()
+        skipped = {name: m["skipped"] for name, m in held.items() if m.get("skipped")}
         corpus = Corpus.from_pages(collections.pages(), config, skipped)
         meta = {name: {"sha256": m["sha256"], "bytes": m["bytes"]} | ({"skipped": skipped[name]} if name in skipped else {})
-                for name, m in collections.meta().items()}
+                for name, m in held.items()}
     else:
         corpus, checksums = corpus_of_seeds(config)
         meta = {name: {"sha256": sha, "bytes": (config.seeds_dir / name).stat().st_size}

@@ -331,7 +331,8 @@ def _term(token: str, df: int) -> dict:
 def check_manifest(manifest: dict, config: Config) -> None:
     """Refuse collections of another layout: this code would misread them."""
     check_format(manifest, f"the Milvus collections {config.milvus_collection}_* at {shown(config.milvus_uri)}",
-                 "build a new archive under another QA_MILVUS_COLLECTION", {"milvus_format": MILVUS_FORMAT})
+                 "rebuild them with `python -m qa build` (it reads the pages they hold, from format 2 on), or build a "
+                 "new archive under another QA_MILVUS_COLLECTION", {"milvus_format": MILVUS_FORMAT})
 
 
 def check_compatible(manifest: dict, config: Config, fingerprint: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 from pymilvus import MilvusClient
 
+from qa.errors import StoreUnavailable
 from qa.ingest.documents import Article, Chunk
 from qa.ingest.normalize import normalise
 from qa.storage.filters import Filters
@@ -56,8 +57,8 @@ class MilvusRecords(Records):
 
     def _of(self, chunk: Chunk) -> Passage:
         passage = self.passage(chunk.id)
-        if passage is None:  # an update removed it after this request read it
-            raise LookupError(f"passage {chunk.id} is no longer in the archive")
+        if passage is None:  # an update removed it after this request read it (and it left the LRU since)
+            raise StoreUnavailable(f"the archive changed while this request read it ({chunk.id} is gone): try again")
         return passage
 
     def cited(self, chunk_id: str) -> Passage | None:
