@@ -68,7 +68,7 @@ class Config:
                                       "(`<prefix>_chunks`, `<prefix>_articles`, `<prefix>_records`).",
                                       "QA_MILVUS_COLLECTION")
     records_cache: int = _setting(4096, "With QA_STORE=milvus: passages an API server keeps of those it read "
-                                  "(least recently used go first; about 3 KB each).", "QA_RECORDS_CACHE")
+                                  "(least recently used go first; about 3.9 KB each).", "QA_RECORDS_CACHE")
     host: str = _setting("127.0.0.1", "Address the server binds.", "QA_HOST")
     port: int = _setting(8000, "Port the server listens on.", "QA_PORT")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).", "QA_MAX_BODY_BYTES")
