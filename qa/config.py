@@ -102,8 +102,8 @@ class Config:
         problems = [f"{name} must be at least 1" for name in at_least_one if getattr(self, name) < 1]
         if self.chunk_min_chars > self.chunk_max_chars:
             problems.append("chunk_min_chars must not exceed chunk_max_chars")
-        if self.records_cache < 1:
-            problems.append("records_cache must be at least 1")
+        if self.records_cache < 100:  # a request reads ~30 passages and then their records again from it
+            problems.append("records_cache must be at least 100")
         if self.ann_exact_below < 0:
             problems.append("ann_exact_below must not be negative")
         if self.chunk_overlap_sentences < 0 or self.dense_weight < 0:

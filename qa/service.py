@@ -12,7 +12,7 @@ from qa.answers import archive
 from qa.answers.answer import Answer, Answerer, Span, raw_span
 from qa.answers.confidence import Calibration, article_features, load_article_model
 from qa.config import Config
-from qa.errors import NotFound, quoted
+from qa.errors import NotFound, StoreUnavailable, quoted
 from qa.ingest.documents import Article, Chunk, Hit
 from qa.language.analysis import Question
 from qa.language.tokenize import Tokenizer
@@ -176,7 +176,7 @@ class QAService:
         if confidence < self.config.refuse_below:  # not sure the archive holds the article asked about
             return {"answer": None, "message": REFUSAL, "confidence": round(confidence, 4)}
         name = archive.FIELD_OF[found.kind]
-        cited = archive.field(article, name, records.page(article.page))
+        cited = archive.field(article, name, _page(records, article.page))
         if cited is None:
             return {"answer": None, "message": NO_FIELD[name], "confidence": round(confidence, 4),
                     "article": self._article_summary(article)}
@@ -199,9 +199,9 @@ class QAService:
         listed = found.snapshot.topics.listed(found.question, filters)
         items = []
         for article in listed:
-            cited = archive.field(article, "headline", records.page(article.page))
+            cited = archive.field(article, "headline", _page(records, article.page))
             # A headline whose raw offsets cannot be told exactly is cited by the article's first passage.
-            citation = cited.citation if cited else records.article_passages(article.id)[1][0].id
+            citation = cited.citation if cited else _passages(records, article.id)[0].id
             items.append({"title": article.headline, "citation": citation,
                           "span": {"start": cited.start, "end": cited.end} if cited else None,
                           "article": self._article_summary(article)})
@@ -262,7 +262,7 @@ class QAService:
         records = self.snapshot.records
         field = self._cited_field(records, citation_id)
         if field is not None:  # the passage shown with it: the article's passage nearest the field
-            chunk = min(records.article_passages(field.article.id)[1],
+            chunk = min(_passages(records, field.article.id),
                         key=lambda c: max(c.start - field.end, field.start - c.end, 0))
             cited = Span(field.text, field.start, field.end)
             article = field.article
@@ -291,7 +291,7 @@ class QAService:
         article = records.article(match["article"]) if match else None
         if article is None:
             return None
-        field = archive.field(article, match["field"], records.page(article.page))
+        field = archive.field(article, match["field"], _page(records, article.page))
         if field is None:
             raise NotFound(f"article {quoted(article.id)} prints no {match['field']}")
         return field
@@ -352,6 +352,23 @@ class QAService:
             "passages": chunks,
             "warnings": list(article.warnings),
         }
+
+
+def _page(records: Records, name: str) -> str:
+    """The raw text of a page an article of this request is on."""
+    raw = records.page(name)
+    if raw is None:  # a shared store's update removed it since the search
+        raise StoreUnavailable(f"the archive changed while this request read it ({quoted(name)} is gone): try again")
+    return raw
+
+
+def _passages(records: Records, article_id: str) -> list[Chunk]:
+    """The passages of an article of this request."""
+    chunks = records.article_passages(article_id)[1]
+    if not chunks:  # a shared store's update removed them since the search (or an article with an empty body)
+        raise StoreUnavailable(f"the archive changed while this request read it ({quoted(article_id)} is gone): "
+                               f"try again")
+    return chunks
 
 
 def sentence_citation(chunk: Chunk, sentence_index: int) -> str:

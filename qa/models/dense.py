@@ -80,10 +80,14 @@ class Encoder:
 
 
 def text_tokenizer(model_path: Path):
-    """The model's fast tokenizer (without truncation: each user cuts its own inputs)."""
+    """The model's fast tokenizer, without truncation or padding whatever its file says (each user cuts and pads
+    its own inputs)."""
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
 
 
 def onnx_session(path: Path, threads: int):

@@ -1,11 +1,13 @@
-"""The index every store serves: the parsed corpus, its answer types and manifest (format, model, settings, counts),
-and a store that searches it. How an index is kept is the store's (embedded.py: files; milvus/: collections)."""
+"""The index every store serves: the records answers are read from (records.py), its manifest (format, model,
+settings, counts) and a store that searches it; the parsed corpus and the build helpers every store shares. How
+an index is kept is the store's (embedded.py: files; milvus/: collections)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,7 @@ class Corpus:
 
     pages: dict[str, str]
     articles: dict[str, Article]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a list while parsing; qa.storage.columns.ChunkColumns once an index holds it
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # page -> reason
 
     @classmethod

@@ -165,7 +165,6 @@ class Library:
             rows.append(describe(index, path.name, data, counts))
         return rows
 
-
     def describe(self, index: Index, name: str, data: bytes) -> dict:
         """A page just written: its size and sha256 from the bytes given (no read of the folder: another update
         may remove the page right after), and what `index` holds of it."""

@@ -8,7 +8,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -153,6 +153,7 @@ class CorpusRecords(Records):
         corpus.chunks.freeze()
         self.corpus, self.types = corpus, types if isinstance(types, TypeColumns) else TypeColumns(types)
         self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made at the first list question
+        self._lock = threading.Lock()
 
     @cached_property
     def _by_article(self) -> dict[str, np.ndarray]:
@@ -218,8 +219,9 @@ class CorpusRecords(Records):
         return found
 
     def _matchable(self, article_id: str, prepare: Callable[[str], str]) -> tuple[str, str]:
-        if self._texts is None:  # then kept for the index's life (a few KB per article)
-            self._texts = {a.id: matchable(a, prepare) for a in self.corpus.articles.values()}
+        with self._lock:  # made once (by the first list question), then kept for the index's life
+            if self._texts is None:
+                self._texts = {a.id: matchable(a, prepare) for a in self.corpus.articles.values()}
         return self._texts[article_id]
 
     @cached_property
@@ -229,7 +231,3 @@ class CorpusRecords(Records):
     def names(self) -> frozenset[str]:
         return self._names
 
-
-def summary(article: Article) -> Article:
-    """An article's record without its body (what a store keeps beside each passage)."""
-    return replace(article, body="")

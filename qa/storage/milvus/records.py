@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
@@ -17,12 +18,15 @@ from qa.ingest.normalize import normalise
 from qa.storage.filters import Filters
 from qa.storage.index import record_of
 from qa.storage.milvus.client import Names, rows, unavailable
-from qa.storage.milvus.search import expression, literal
+from qa.storage.milvus.search import expression, literal, literals
 from qa.storage.records import Passage, Recent, Records
 
 PASSAGE_FIELDS = ["id", "page", "article_id", "text", "start", "end", "record"]
 ARTICLE_FIELDS = ["page", "seq", "record"]
 PAGE_CACHE = 64  # page texts kept (citations and record answers read them; about 10-30 KB each)
+# Every read sees the newest writes: a server follows a new generation within a second of its manifest (read
+# strongly), and what it reads then is kept in its caches for the generation's life.
+STRONG = "Strong"
 _LIKE_SPECIAL = re.compile(r'[%_\\"]')  # characters a LIKE pattern would read otherwise: the pattern is cut there
 
 
@@ -35,6 +39,7 @@ class MilvusRecords(Records):
         self._passages = Recent(passages)
         self._pages = Recent(PAGE_CACHE)
         self._names: frozenset[str] | None = None
+        self._lock = threading.Lock()
 
     # -- passages ---------------------------------------------------------------------------------
     def passages(self, keys: Sequence[Hashable]) -> list[Passage | None]:
@@ -42,7 +47,8 @@ class MilvusRecords(Records):
         missing = [str(key) for key, passage in found.items() if passage is None]
         if missing:  # one lookup by primary key for all the passages not kept yet
             with unavailable("cannot read passages"):
-                fetched = self.client.get(self.collections.chunks, ids=missing, output_fields=PASSAGE_FIELDS)
+                fetched = self.client.query(self.collections.chunks, filter=f"id in {literals(missing)}",
+                                            output_fields=PASSAGE_FIELDS, consistency_level=STRONG)
             for row in fetched:
                 found[row["id"]] = self._keep(row)
         return [found[key] for key in keys]
@@ -76,14 +82,16 @@ class MilvusRecords(Records):
     def article_passages(self, article_id: str) -> tuple[np.ndarray, list[Chunk]]:
         with unavailable("cannot read passages"):
             found = sorted(self.client.query(self.collections.chunks, filter=f"article_id == {literal(article_id)}",
-                                             output_fields=[*PASSAGE_FIELDS, "seq"]), key=lambda row: row["seq"])
+                                             output_fields=[*PASSAGE_FIELDS, "seq"], consistency_level=STRONG),
+                           key=lambda row: row["seq"])
         chunks = [self._keep(row).chunk for row in found]
         return np.array([c.id for c in chunks], dtype=object), chunks
 
     # -- articles and pages -----------------------------------------------------------------------
     def article(self, article_id: str) -> Article | None:
         with unavailable("cannot read articles"):
-            found = self.client.get(self.collections.articles, ids=[article_id], output_fields=["record"])
+            found = self.client.query(self.collections.articles, filter=f"article_id == {literal(article_id)}",
+                                      output_fields=["record"], consistency_level=STRONG)
         page = self.page(found[0]["record"]["page"]) if found else None
         if page is None:
             return None
@@ -98,7 +106,7 @@ class MilvusRecords(Records):
         if text is None:
             with unavailable("cannot read page texts"):
                 parts = self.client.query(self.collections.records, filter=f'kind == "page" and page == {literal(name)}',
-                                          output_fields=["key", "body"])
+                                          output_fields=["key", "body"], consistency_level=STRONG)
             if not parts:
                 return None
             text = "".join(part["body"] for part in sorted(parts, key=lambda part: part["key"]))
@@ -127,11 +135,12 @@ class MilvusRecords(Records):
                 for row in found]
 
     def names(self) -> frozenset[str]:
-        if self._names is None:  # once per generation, at its first chat question
-            with unavailable("cannot read articles"):
-                self._names = frozenset(name for row in rows(self.client, self.collections.articles, 'article_id != ""',
-                                                             ["names"]) for name in json.loads(row["names"]))
-        return self._names
+        with self._lock:  # once per generation, at its first chat question (not once per concurrent chat)
+            if self._names is None:
+                with unavailable("cannot read articles"):
+                    found = rows(self.client, self.collections.articles, 'article_id != ""', ["names"])
+                    self._names = frozenset(name for row in found for name in json.loads(row["names"]))
+            return self._names
 
     def stats(self) -> dict:
         return {"passages": self._passages.stats(), "pages": self._pages.stats()}
