@@ -24,6 +24,7 @@ from qa.storage.milvus.backend import REFRESH_SECONDS, Follower, build
 from qa.storage.milvus.client import rows
 from qa.storage.milvus.collections import Collections, _record
 from qa.storage.milvus.terms import NO_WORDS, term_weights, token_id
+from qa.storage.records import Recent
 
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
 PAGE = (ROOT / "tests" / "fixtures" / "update_page.txt").read_bytes()
@@ -276,3 +277,27 @@ def test_a_follower_does_not_follow_collections_built_with_another_model(own_col
     time.sleep(REFRESH_SECONDS + 0.1)
     assert follower.newer(served) is None, "a newer generation, but of another model: not followed"
     assert Follower(store, served.store.client, service.encoder.fingerprint).newer(served) is None, "not yet looked"
+
+
+def test_a_server_holds_only_the_passages_it_read(own_collections):
+    """Loading an index reads the manifest alone; answering keeps the records read in a bounded LRU."""
+    store, service = own_collections
+    index = Collections(replace(store, records_cache=100), service.index.store.client).load()
+    assert index.records.stats()["passages"]["entries"] == 0 and index.store.size == index.manifest["counts"]["chunks"]
+    service.swap(index)
+    for question in questions():
+        service.ask(question)
+    kept = service.health()["records_cache"]["passages"]
+    assert 0 < kept["entries"] <= kept["size"] == 100
+    assert kept["hits"] > kept["misses"] >= kept["entries"], "a request reads its passages again from the LRU"
+
+
+def test_the_records_lru_keeps_the_most_recent_within_its_size():
+    recent = Recent(3)
+    for key in "abcd":
+        recent.put(key, key.upper())
+    assert recent.get("a") is None and recent.get("d") == "D" and len(recent) == 3
+    recent.get("b")  # read: now the most recent
+    recent.put("e", "E")
+    assert recent.get("b") == "B" and recent.get("c") is None
+    assert recent.stats() == {"entries": 3, "size": 3, "hits": 3, "misses": 2}
