@@ -346,12 +346,14 @@ def plot(rows: list[dict], e2e: list[dict], path: Path) -> None:
 
 def _axes(axes, titles: tuple[str, ...], sizes: list[int]) -> None:
     """The panels' common look: passages on a log x axis, a title each, a grid."""
+    import matplotlib.ticker
     for ax, title in zip(axes, titles):
         ax.set_xscale("log")
         ax.set_xlabel("passages")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_xticks(sizes)
+        ax.set_xticks(sizes, [f"{size / 1e6:.3g}M" if size >= 1e6 else f"{size / 1e3:.3g}k" for size in sizes])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
 def plot_stores(e2e: list[dict], path: Path) -> None:
