@@ -104,9 +104,9 @@ class Records(ABC):
     def article_of(self, chunk: Chunk) -> Article:
         """The summary of a chunk's article (a chunk of the passages read for this request)."""
 
-    @abstractmethod
     def headline(self, chunk: Chunk) -> str:
         """The headline of a chunk's article (a chunk of the passages read for this request)."""
+        return self.article_of(chunk).headline
 
     @abstractmethod
     def raw(self, chunk: Chunk) -> str:
@@ -154,6 +154,7 @@ class CorpusRecords(Records):
         self.corpus, self.types = corpus, types if isinstance(types, TypeColumns) else TypeColumns(types)
         self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made at the first list question
         self._lock = threading.Lock()
+        _ = self.table, self._by_article  # made with the index, not by its first filtered or chat request
 
     @cached_property
     def _by_article(self) -> dict[str, np.ndarray]:
@@ -187,9 +188,6 @@ class CorpusRecords(Records):
 
     def article_of(self, chunk: Chunk) -> Article:
         return self.corpus.articles[chunk.article_id]
-
-    def headline(self, chunk: Chunk) -> str:
-        return self.corpus.headline(chunk)
 
     def raw(self, chunk: Chunk) -> str:
         return self.corpus.pages[chunk.page][chunk.start : chunk.end]

@@ -73,9 +73,6 @@ class MilvusRecords(Records):
     def article_of(self, chunk: Chunk) -> Article:
         return self._of(chunk).article
 
-    def headline(self, chunk: Chunk) -> str:
-        return self._of(chunk).headline
-
     def raw(self, chunk: Chunk) -> str:
         return self._of(chunk).raw
 
