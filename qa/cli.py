@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qa.config import Config
 from qa.errors import QAError
+from qa.models.train_reader import Recipe
 from qa.storage.filters import FIELDS as FILTERS
 
 
@@ -39,12 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train-reader", help="fine-tune the reader on the public QA sets into qa/models/weights/ (long: run it in the background)")
     train.add_argument("--bench", type=Path, default=Path("../shared/bench"), help="folder of the QA sets")
     train.add_argument("--out", type=Path, default=None, help="the parameters file (default: the shipped one)")
-    train.add_argument("--epochs", type=int, default=2)
-    train.add_argument("--lr", type=float, default=1e-4)
-    train.add_argument("--batch", type=int, default=16)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoints", type=Path, default=Path(".cache/train-reader"),
+                       help="folder of the resumable state and each epoch's file (a stopped run resumes from it)")
+    recipe = Recipe()
+    train.add_argument("--lower-layers", type=int, default=recipe.lower_layers, help="frozen layers of e5-small")
+    train.add_argument("--upper-layers", type=int, default=recipe.upper_layers, help="trained layers above them")
+    train.add_argument("--window-chars", type=int, nargs=2, default=recipe.window_chars, metavar=("MIN", "MAX"),
+                       help="a training window's length in characters is drawn from this range")
+    train.add_argument("--epochs", type=int, default=recipe.epochs)
+    train.add_argument("--lr", type=float, default=recipe.lr)
+    train.add_argument("--batch", type=int, default=recipe.batch)
+    train.add_argument("--seed", type=int, default=recipe.seed)
     train.add_argument("--limit", type=int, help="train on this many examples only (a smoke test)")
-    train.add_argument("--synthetic", type=int, default=6000, help="synthetic cloze questions to add (at most)")
+    train.add_argument("--synthetic", type=int, default=recipe.synthetic, help="synthetic cloze questions to add (at most)")
     train.add_argument("--t2s", action="store_true", help="convert DRCD to simplified Chinese (measured worse)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -162,11 +170,9 @@ def _train_reader(config: Config, args) -> int:
     from qa.models.train_reader import run
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    command = (f"python -m qa train-reader --epochs {args.epochs} --lr {args.lr} --batch {args.batch} --seed {args.seed}"
-               + (f" --limit {args.limit}" if args.limit else "") + f" --synthetic {args.synthetic}"
-               + (" --t2s" if args.t2s else ""))
-    card = run(ensure_model(config), args.bench, args.out or READER_WEIGHTS, args.epochs, args.lr, args.batch,
-               args.seed, args.limit, args.synthetic, args.t2s, command=command)
+    recipe = Recipe(args.lower_layers, args.upper_layers, tuple(args.window_chars), args.epochs, args.lr, args.batch,
+                    args.seed, args.synthetic, args.limit, args.t2s)
+    card = run(ensure_model(config), args.bench, args.out or READER_WEIGHTS, recipe, args.checkpoints)
     print(json.dumps({k: card[k] for k in ("examples", "no_answer_examples", "seconds")} | {"loss": card["losses"][-1]}))
     return 0
 
