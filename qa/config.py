@@ -46,11 +46,21 @@ class Config:
     candidates: int = _setting(100, "Candidates each retriever hands to fusion.", "QA_CANDIDATES")
     rerank_depth: int = _setting(30, "Fused candidates re-scored by the re-ranker.", "QA_RERANK_DEPTH")
     dense_weight: float = _setting(0.6, "Weight of normalised cosine against normalised BM25 in fusion.", "QA_DENSE_WEIGHT")
-    refuse_below: float = _setting(0.36, "Questions whose answer sentence has a lower support (the calibrated probability "
-                                   "that it holds the answer) are refused (answer: null); chosen by "
-                                   "benchmarks/calibrate.py on a dev split of public data.", "QA_REFUSE_BELOW")
-    reader_precision: str = _setting("float32", "The reader model served: `float32`, or `int8` (faster, smaller, about "
-                                     "a point of F1 less; BENCHMARKS.md, Answers).", "QA_READER_PRECISION")
+    refuse_below: float | None = _setting(
+        None, "Questions whose answer sentence has a lower support (the calibrated probability that it holds the "
+        "answer) are refused (answer: null); unset: the threshold benchmarks/calibrate.py chose on held-back public "
+        "data and wrote into qa/answers/weights/confidence.json.", "QA_REFUSE_BELOW")
+    confident_above: float | None = _setting(
+        None, "A short answer at least this likely right is shown alone, a less certain one inside its sentence; "
+        "unset: the threshold benchmarks/calibrate.py wrote into qa/answers/weights/confidence.json.",
+        "QA_CONFIDENT_ABOVE")
+    article_refuse_below: float | None = _setting(
+        None, "A byline, date or page question is refused when the article model is less sure than this that the "
+        "top passage's article is the one asked about; unset: the threshold benchmarks/calibrate_article.py wrote "
+        "into qa/answers/weights/article.json.", "QA_ARTICLE_REFUSE_BELOW")
+    reader_precision: str = _setting("float32", "The reader model served: `float32`, or `int8` (faster, smaller, "
+                                     "0.5 points of F1 less on CMRC 2018 dev, 2.2 with the previous reader; its "
+                                     "calibration is the float32 reader's; BENCHMARKS.md, Answers).", "QA_READER_PRECISION")
     passage_threads: int = _setting(2, "Threads ONNX Runtime uses to encode passages (index builds).", "QA_PASSAGE_THREADS")
     query_threads: int = _setting(1, "Threads ONNX Runtime uses to encode one question while serving.", "QA_QUERY_THREADS")
     ann_exact_below: int = _setting(50_000, "Indexes of fewer passages use exact vector search (FAISS Flat), larger "
@@ -108,8 +118,8 @@ class Config:
             problems.append("ann_exact_below must not be negative")
         if self.chunk_overlap_sentences < 0 or self.dense_weight < 0:
             problems.append("chunk_overlap_sentences and dense_weight must not be negative")
-        if not 0 <= self.refuse_below <= 1:
-            problems.append("refuse_below must be between 0 and 1")
+        problems += [f"{name} must be between 0 and 1" for name in ("refuse_below", "confident_above", "article_refuse_below")
+                     if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1]
         if not 0 <= self.port <= 65535:
             problems.append("port must be between 0 and 65535")
         problems += [f"{name} must be at least 16 printable ASCII characters, no spaces"
@@ -161,6 +171,8 @@ def _coerce(f, text: str):
         return int(text)
     if kind == "float":
         return float(text)
+    if kind == "float | None":
+        return float(text) if text.strip() else None
     return text
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from qa import storage
 from qa.answers import archive
-from qa.answers.answer import Answer, Answerer, Span, raw_span
-from qa.answers.confidence import Calibration, article_features, load_article_model
+from qa.answers.answer import READ_DEPTH, Answer, Answerer, Span, raw_span
+from qa.answers.confidence import ArticleModel, Calibration
 from qa.config import Config
 from qa.errors import NotFound, StoreUnavailable, quoted
 from qa.ingest.documents import Article, Chunk, Hit
@@ -61,12 +61,18 @@ class Search:
     snapshot: Snapshot  # the index it searched: the answer is taken from the same one
     question: str
     analysed: Question
-    hits: list[Hit]
+    hits: list[Hit]  # at least the reader's READ_DEPTH (when found), whatever top_k is: the answer never depends on it
     timings: dict[str, float]  # milliseconds per stage
     started: float  # perf_counter() at the start of the request
     kind: str = archive.FACT  # the answer kind the question asks for (qa.answers.archive.KINDS)
     filters: Filters = Filters()
     prefer_article: str | None = None  # the article a chat's previous answer came from
+    top_k: int = 5  # the passages the reply lists
+
+    @property
+    def shown(self) -> list[Hit]:
+        """The passages the reply lists."""
+        return self.hits[: self.top_k]
 
 
 class QAService:
@@ -82,8 +88,8 @@ class QAService:
         self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,
                                   int8=config.reader_precision == "int8", tokenizer=self.encoder.tokenizer)
-        self.calibration = Calibration.load()
-        self.article_model = load_article_model()
+        self.calibration = Calibration.load(confident_above=config.confident_above, refuse_below=config.refuse_below)
+        self.article_model = ArticleModel.load(refuse_below=config.article_refuse_below)
         loading = time.perf_counter()
         index = self.backend.load_or_build(config, self.encoder, self.tokenizer, progress)
         self.load_seconds = time.perf_counter() - loading  # the index alone (a build included when there was none)
@@ -132,8 +138,8 @@ class QAService:
         kind = archive.question_kind(question)
         searched = archive.searched(question, kind)  # a record question's topic, without its frame
         analysed = snapshot.retriever.analyse(searched)
-        hits = snapshot.retriever.hybrid(searched, top_k, timings, analysed, prefer_article, filters)
-        return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article)
+        hits = snapshot.retriever.hybrid(searched, max(top_k, READ_DEPTH), timings, analysed, prefer_article, filters)
+        return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article, top_k)
 
     def answer(self, found: Search, passages: list[dict] | None = None) -> dict:
         """The answer (from the reader for a fact question, from the article records for the other kinds),
@@ -158,7 +164,7 @@ class QAService:
     def _fact(self, found: Search) -> dict:
         snapshot = found.snapshot
         answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.records.raw)
-        if answer is None or answer.support < self.config.refuse_below:
+        if answer is None or answer.support < self.calibration.refuse_below:
             return {"answer": None, "message": REFUSAL, "confidence": round(answer.support, 4) if answer else 0.0}
         return {"answer": self._answer_json(answer)}
 
@@ -172,8 +178,8 @@ class QAService:
             return {"answer": None, "message": REFUSAL, "confidence": 0.0}
         # The article is the top passage's; how sure that is (fitted on public data) is the answer's confidence.
         article = records.article_of(found.hits[0].chunk)
-        confidence = 1.0 if found.filters.article else self.article_model(article_features(found.hits))
-        if confidence < self.config.refuse_below:  # not sure the archive holds the article asked about
+        confidence = 1.0 if found.filters.article else self.article_model(found.hits)
+        if confidence < self.article_model.refuse_below:  # not sure the archive holds the article asked about
             return {"answer": None, "message": REFUSAL, "confidence": round(confidence, 4)}
         name = archive.FIELD_OF[found.kind]
         cited = archive.field(article, name, _page(records, article.page))
@@ -213,7 +219,7 @@ class QAService:
 
     def passages_json(self, found: Search) -> list[dict]:
         words = sorted(set(self.tokenizer(found.question)), key=len, reverse=True)  # once for all passages
-        return [self._passage_json(found.snapshot, h, words) for h in found.hits]
+        return [self._passage_json(found.snapshot, h, words) for h in found.shown]
 
     def _answer_json(self, answer: Answer) -> dict:
         return {

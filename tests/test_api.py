@@ -47,6 +47,14 @@ def test_top_k_limits_passages(api_server):
     assert len(ask(api_server, {"question": "表彰大会由谁主持？", "top_k": 2}).json()["passages"]) == 2
 
 
+def test_the_answer_does_not_depend_on_top_k(api_server):
+    # The reader reads its top passages whatever the reply lists (with top_k 1 it once read one and refused).
+    replies = [ask(api_server, {"question": "这篇报道中，谁主持了表彰大会？", "top_k": k}).json() for k in (1, 2, 5)]
+    assert [len(r["passages"]) for r in replies] == [1, 2, 5]
+    assert replies[0]["answer"] is not None
+    assert replies[0]["answer"] == replies[1]["answer"] == replies[2]["answer"]
+
+
 def test_out_of_archive_question_is_refused(api_server):
     body = ask(api_server, {"question": "上海迪士尼乐园的门票多少钱？"}).json()
     assert body["answer"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ def test_overrides_beat_the_environment():
 @pytest.mark.parametrize(
     "environ",
     [{"QA_PASSAGE_THREADS": "0"}, {"QA_CANDIDATES": "0"}, {"QA_REFUSE_BELOW": "1.5"},
-     {"QA_CHUNK_MIN_CHARS": "400"}, {"QA_PORT": "70000"}, {"QA_DENSE_WEIGHT": "-1"}],
+     {"QA_CHUNK_MIN_CHARS": "400"}, {"QA_PORT": "70000"}, {"QA_DENSE_WEIGHT": "-1"},
+     {"QA_CONFIDENT_ABOVE": "-0.1"}, {"QA_ARTICLE_REFUSE_BELOW": "2"}],
 )
 def test_out_of_range_settings_are_refused(environ):
     with pytest.raises(ValueError, match="invalid settings"):
@@ -31,3 +33,18 @@ def test_out_of_range_settings_are_refused(environ):
 def test_non_numbers_are_refused():
     with pytest.raises(ValueError):
         Config.from_env({"QA_PORT": "eighty"})
+
+
+def test_thresholds_are_the_fitted_ones_unless_set():
+    from qa.answers.confidence import ARTICLE_FILE, CALIBRATION_FILE, ArticleModel, Calibration
+
+    fitted, article = (json.loads(path.read_text(encoding="utf-8")) for path in (CALIBRATION_FILE, ARTICLE_FILE))
+    unset = Config.from_env({"QA_REFUSE_BELOW": ""})  # no copy in the configuration
+    assert (unset.refuse_below, unset.confident_above, unset.article_refuse_below) == (None, None, None)
+    loaded = Calibration.load(confident_above=unset.confident_above, refuse_below=unset.refuse_below)
+    assert (loaded.confident_above, loaded.refuse_below) == (fitted["confident_above"], fitted["refuse_below"])
+    assert ArticleModel.load(refuse_below=unset.article_refuse_below).refuse_below == article["refuse_below"]
+    config = Config.from_env({"QA_REFUSE_BELOW": "0.2", "QA_CONFIDENT_ABOVE": "0.9", "QA_ARTICLE_REFUSE_BELOW": "0.3"})
+    loaded = Calibration.load(confident_above=config.confident_above, refuse_below=config.refuse_below)
+    assert (loaded.confident_above, loaded.refuse_below) == (0.9, 0.2)
+    assert ArticleModel.load(refuse_below=config.article_refuse_below).refuse_below == 0.3

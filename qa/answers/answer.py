@@ -96,7 +96,9 @@ class Answerer:
         if not top:
             return []
         windows = [window(hit, self.window_chars) for hit in top]
-        readings = self.reader.read(q.text, [hit.chunk.text[a:b] for hit, (a, b) in zip(top, windows)])
+        # The reader reads simplified text (q.text is already): a traditional passage gets the same spans.
+        simplified = [self.tokenizer.simplified(hit.chunk.text) for hit in top]
+        readings = self.reader.read(q.text, [text[a:b] for text, (a, b) in zip(simplified, windows)])
         candidates = [_candidate(hit, rank, windows[rank][0], s, hit.chunk.text)
                       for rank, (hit, found) in enumerate(zip(top, readings)) for s in found]
         candidates = [c for c in candidates if c is not None]
@@ -108,7 +110,8 @@ class Answerer:
     def _passage_facts(self, q: analysis.Question, hit: Hit) -> tuple[str, list[tuple[int, int]]]:
         """A passage's prepared text with its headline, and its spans of the asked answer type."""
         context = self.tokenizer.prepare(self.headline_of(hit.chunk) + "\n" + hit.chunk.text)
-        return context, type_spans(hit.chunk.text, q.kind, self.tokenizer.tagged) if q.kind else []
+        typed = type_spans(self.tokenizer.simplified(hit.chunk.text), q.kind, self.tokenizer.tagged) if q.kind else []
+        return context, typed
 
     def features(self, q: analysis.Question, c: Candidate, top: Hit, best_score: float, context: str,
                  typed: list[tuple[int, int]]) -> dict[str, float]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from qa.errors import ModelError
 
-FORMAT_VERSION = 1
-# Fitted by benchmarks/calibrate.py on CMRC 2018 trial documents the reader never trained on (never on CMRC
-# 2018 dev, nor on seed questions); see BENCHMARKS.md, "Answers".
+FORMAT_VERSION = 2  # 2: the thresholds chosen by the fit are in the file
+# Fitted by benchmarks/calibrate.py on the training sets' documents the reader never trained on
+# (qa.models.reader_data.held_back; never on CMRC 2018 dev, nor on seed questions); see BENCHMARKS.md, "Answers".
 CALIBRATION_FILE = Path(__file__).resolve().parent / "weights" / "confidence.json"
 # One candidate span's features (qa.answers.answer.Answerer.features); the two logistic models read them in this order.
 FEATURES = (
@@ -56,11 +56,24 @@ def article_features(hits) -> dict[str, float]:
         name: float(top.scores.get(name, 0.0)) for name in ("cosine", "window", "chunk", "title")}
 
 
-def load_article_model(path: Path = ARTICLE_FILE) -> Logistic:
-    """The probability that the top passage's article is the one a question is about (benchmarks/
-    calibrate_article.py fits it on public data)."""
-    data = _fitted(path, ARTICLE_FEATURES, "benchmarks/calibrate_article.py")
-    return Logistic(float(data["intercept"]), tuple(map(float, data["weights"])), ARTICLE_FEATURES)
+@dataclass(frozen=True)
+class ArticleModel:
+    """`model`: the probability that the top passage's article is the one a question is about (benchmarks/
+    calibrate_article.py fits it on public data); a record answer less likely than `refuse_below` is refused."""
+
+    model: Logistic
+    refuse_below: float
+
+    @classmethod
+    def load(cls, path: Path = ARTICLE_FILE, refuse_below: float | None = None) -> "ArticleModel":
+        """The fitted model and its threshold (`refuse_below`, when given, overrides the fitted one)."""
+        data = _fitted(path, ARTICLE_FEATURES, "benchmarks/calibrate_article.py")
+        model = Logistic(float(data["intercept"]), tuple(map(float, data["weights"])), ARTICLE_FEATURES)
+        return cls(model, float(data["refuse_below"] if refuse_below is None else refuse_below))
+
+    def __call__(self, hits) -> float:
+        """The probability for a question's re-ranked hits (at least one)."""
+        return self.model(article_features(hits))
 
 
 def _fitted(path: Path, features: tuple[str, ...], fitter: str) -> dict:
@@ -78,19 +91,25 @@ def _fitted(path: Path, features: tuple[str, ...], fitter: str) -> dict:
 class Calibration:
     """`span`: the probability that a candidate span is right (F1 >= 0.5 against a gold answer); it also
     picks the answer among the candidates. `support`: the probability that the candidate's sentence holds a
-    gold answer: below the setting `refuse_below` the question is refused. A span of at least
-    `confident_above` is shown as the answer, a less certain one inside its sentence."""
+    gold answer: below `refuse_below` the question is refused. A span of at least `confident_above` is shown
+    as the answer, a less certain one inside its sentence. Both thresholds are chosen by the fit and stored
+    with the models; the configuration may override them."""
 
     span: Logistic
     support: Logistic
     confident_above: float
+    refuse_below: float
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
+    def load(cls, path: Path = CALIBRATION_FILE, confident_above: float | None = None,
+             refuse_below: float | None = None) -> "Calibration":
+        """The fitted models and thresholds (a threshold given here overrides the fitted one)."""
         data = _fitted(path, FEATURES, "benchmarks/calibrate.py")
         model = {name: Logistic(float(data[name]["intercept"]), tuple(map(float, data[name]["weights"])))
                  for name in ("span", "support")}
-        return cls(model["span"], model["support"], float(data["confident_above"]))
+        return cls(model["span"], model["support"],
+                   float(data["confident_above"] if confident_above is None else confident_above),
+                   float(data["refuse_below"] if refuse_below is None else refuse_below))
 
     def to_json(self) -> dict:
         return {
@@ -99,4 +118,5 @@ class Calibration:
             **{name: {"intercept": m.intercept, "weights": list(m.weights)}
                for name, m in (("span", self.span), ("support", self.support))},
             "confident_above": self.confident_above,
+            "refuse_below": self.refuse_below,
         }

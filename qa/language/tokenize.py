@@ -42,12 +42,22 @@ class Tokenizer:
         self._pos = jieba.posseg.POSTokenizer(self._jieba)
         self.tagged = functools.lru_cache(maxsize=TEXT_CACHE)(self._tagged)
         self.prepare = functools.lru_cache(maxsize=TEXT_CACHE)(self._prepare)
+        self.simplified = functools.lru_cache(maxsize=TEXT_CACHE)(self._simplified)
         # A question is tokenised by the analysis, the search and the highlights of one request: jieba runs once.
         self._tokens = functools.lru_cache(maxsize=TEXT_CACHE)(self._tokenize)
 
     def _prepare(self, text: str) -> str:
         """NFKC, traditional -> simplified, lower case: the form every token comes from."""
         return self.to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+    def _simplified(self, text: str) -> str:
+        """Traditional -> simplified with every character where it was (offsets stay valid): opencc's conversion
+        of the whole text (its phrases convert better) when it keeps the length, else of each character alone
+        (one that would change length is kept). What the models read, so that the script does not matter."""
+        converted = self.to_simplified(text)
+        if len(converted) == len(text):
+            return converted
+        return "".join(c if len(c := self.to_simplified(ch)) == 1 else ch for ch in text)
 
     def __call__(self, text: str) -> list[str]:
         return list(self._tokens(text))

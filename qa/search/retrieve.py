@@ -51,7 +51,8 @@ class Retriever:
         return self._hits(*self.index.store.keyword(self.tokenizer(question), k), "bm25")
 
     def dense(self, question: str, k: int) -> list[Hit]:
-        return self._hits(*self.index.store.nearest(self.encoder.encode_query(question), k), "dense")
+        return self._hits(*self.index.store.nearest(self.encoder.encode_query(self.tokenizer.simplified(question)), k),
+                          "dense")
 
     def analyse(self, question: str) -> analysis.Question:
         """The question's words, IDF weights, bigrams and asked type: computed once per request."""
@@ -74,7 +75,7 @@ class Retriever:
             if timings is not None:
                 timings.update(embed=0.0, search=(time.perf_counter() - started) * 1000)
             return []
-        query = self.encoder.encode_query(question)
+        query = self.encoder.encode_query(self.tokenizer.simplified(question))  # passages are embedded simplified too
         embedded = time.perf_counter()
         preferred = self.records.article_passages(prefer_article)[0] if prefer_article else _NONE
         ids, bm25, cosine = self.index.store.candidates(self.tokenizer(question), query, self.config.candidates,

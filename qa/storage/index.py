@@ -90,6 +90,7 @@ def settings_of(config: Config) -> dict:
         "query_prefix": config.query_prefix,
         "passage_prefix": config.passage_prefix,
         "model": str(config.resolved_model_path),
+        "embedded_script": "simplified",  # passages are embedded after opencc t2s (Tokenizer.simplified)
     }
 
 
@@ -98,7 +99,7 @@ def encode_corpus(corpus: Corpus, encoder: Encoder, tokenizer: Tokenizer, cache:
     """What every store indexes of a corpus: per chunk its BM25 tokens, its vector and its sentences' answer types."""
     texts = [c.indexed_text(corpus.headline(c)) for c in corpus.chunks]
     tokens = [tokenizer(t) for t in tqdm(texts, desc="tokenising", disable=not progress, unit="chunk")]
-    vectors = encoder.encode_passages(texts, progress=progress, cache=cache)
+    vectors = encoder.encode_passages([tokenizer.simplified(t) for t in texts], progress=progress, cache=cache)
     types = [
         [sentence_types(c.text[a:b], tokenizer) for a, b in c.sentences]
         for c in tqdm(corpus.chunks, desc="analysing", disable=not progress, unit="chunk")
