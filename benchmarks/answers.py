@@ -16,6 +16,7 @@ answers. Figures are given for the short answer (the reader's likeliest span, al
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import string
@@ -27,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from retrieval import load_corpus  # noqa: E402
+from retrieval import corpus_of, load_corpus  # noqa: E402
 
 from qa.answers.answer import WINDOW_CHARS, Answerer  # noqa: E402
 from qa.answers.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
@@ -37,7 +38,7 @@ from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
 from qa.models.model import ensure_model  # noqa: E402
 from qa.models.reader import READER_WEIGHTS, load_reader  # noqa: E402
-from qa.models.train_reader import calibration_half  # noqa: E402
+from qa.models.reader_data import held_back  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402
 
@@ -95,12 +96,21 @@ class Bench:
         self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads, int8, weights,
                                   self.encoder.tokenizer)
-        self.corpus = corpus or load_corpus(folder, config)
-        self.index = index_corpus(self.corpus, self.encoder, self.tokenizer, progress=True,
-                                 cache=EmbeddingCache(config.cache_dir / "embeddings", self.encoder.fingerprint))
-        self.retriever = Retriever(self.index, self.encoder, self.tokenizer, config)
-        self.answerer = Answerer(self.tokenizer, self.corpus.headline, self.reader, calibration, window_chars)
-        self.config = config
+        self.config, self.calibration, self.window_chars = config, calibration, window_chars
+        self._index(corpus or load_corpus(folder, config))
+
+    def _index(self, corpus) -> None:
+        self.corpus = corpus
+        self.index = index_corpus(corpus, self.encoder, self.tokenizer, progress=False,
+                                  cache=EmbeddingCache(self.config.cache_dir / "embeddings", self.encoder.fingerprint))
+        self.retriever = Retriever(self.index, self.encoder, self.tokenizer, self.config)
+        self.answerer = Answerer(self.tokenizer, corpus.headline, self.reader, self.calibration, self.window_chars)
+
+    def over(self, corpus) -> "Bench":
+        """The same models over another corpus (indexed here)."""
+        other = copy.copy(self)
+        other._index(corpus)
+        return other
 
     def hits(self, question: dict, gold_passage: bool = False):
         analysed = self.retriever.analyse(question["question"])
@@ -120,7 +130,7 @@ class Bench:
         answer = self.answerer.answer(analysed, hits, self.index.records.raw)
         ms = (time.perf_counter() - started) * 1000
         golds = [g for g in question["answers"] if g.strip()]
-        if answer is None or answer.support < self.config.refuse_below:
+        if answer is None or answer.support < self.calibration.refuse_below:
             return {"id": question["id"], "refused": True, "ms": ms, "support": answer.support if answer else 0.0,
                     "confidence": answer.confidence if answer else 0.0, "span_right": False, "sentence_holds": False}
         shown = answer.span.text if answer.span_confident else answer.sentence.text
@@ -163,11 +173,12 @@ def summary(name: str, rows: list[dict]) -> str:
 def reader_only() -> Calibration:
     """The reader alone: spans ranked by its start + end score, nothing refused, nothing shown as confident."""
     return Calibration(Logistic(-100.0, (1.0,) + (0.0,) * (len(FEATURES) - 1)),
-                       Logistic(100.0, (0.0,) * len(FEATURES)), 1.0)
+                       Logistic(100.0, (0.0,) * len(FEATURES)), 1.0, 0.0)
 
 
-def read_questions(folder: Path, limit: int | None) -> list[dict]:
-    questions = [json.loads(line) for line in (folder / "questions.jsonl").open(encoding="utf-8")]
+def read_questions(folder: Path, limit: int | None, keep=lambda q: True) -> list[dict]:
+    """The set's questions that `keep` passes, `limit` of them sampled (seed 0)."""
+    questions = [q for q in map(json.loads, (folder / "questions.jsonl").open(encoding="utf-8")) if keep(q)]
     if limit:
         questions = random.Random(0).sample(questions, min(limit, len(questions)))
     return questions
@@ -182,18 +193,22 @@ def main() -> None:
     parser.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
     parser.add_argument("--weights", type=Path, default=READER_WEIGHTS, help="another trained reader file")
     parser.add_argument("--split", choices=["all", "calibration"], default="all",
-                        help="calibration: only the CMRC 2018 trial documents the reader did not train on")
+                        help="calibration: a training set's held-back documents only (never trained on)")
     parser.add_argument("--dump", type=Path, help="one JSON line per question")
     parser.add_argument("--window-chars", type=int, default=WINDOW_CHARS, help="the reader's window per passage")
     parser.add_argument("--reader-only", action="store_true",
                         help="the reader alone: its best-scored span, no refusal (no fitted models)")
     args = parser.parse_args()
-    calibration = reader_only() if args.reader_only else Calibration.load(args.calibration)
-    bench = Bench(args.dataset, Config.from_env(), calibration, int8=args.int8, weights=args.weights,
-                  window_chars=args.window_chars)
-    questions = read_questions(args.dataset, args.limit)
-    if args.split == "calibration":
-        questions = [q for q in questions if calibration_half(str(q["doc_id"]))]
+    config = Config.from_env()
+    calibration = reader_only() if args.reader_only else Calibration.load(args.calibration, config.confident_above,
+                                                                          config.refuse_below)
+    def kept(doc_id) -> bool:  # the whole set, or only its documents held back from the reader's training
+        return args.split == "all" or held_back(args.dataset.name, str(doc_id))
+
+    docs = [d for d in map(json.loads, (args.dataset / "corpus.jsonl").open(encoding="utf-8")) if kept(d["id"])]
+    bench = Bench(args.dataset, config, calibration, int8=args.int8, corpus=corpus_of(docs, config),
+                  weights=args.weights, window_chars=args.window_chars)
+    questions = read_questions(args.dataset, args.limit, lambda q: kept(q["doc_id"]))
     rows = [bench.ask(q, args.gold_passage) for q in questions]
     if args.dump:
         args.dump.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -58,15 +58,13 @@ def load_questions(bench: Path, name: str, to_simplified=None) -> tuple[dict[str
     traditional sets converted where lengths are kept."""
     convert = to_simplified if name in TRADITIONAL and to_simplified else (lambda t: t)
     docs = {}
-    for line in (bench / name / "corpus.jsonl").open(encoding="utf-8"):
-        doc = json.loads(line)
+    for doc in _lines(bench / name / "corpus.jsonl"):
         if held_back(name, str(doc["id"])):
             continue
         converted = convert(doc["text"])
         docs[str(doc["id"])] = converted if len(converted) == len(doc["text"]) else doc["text"]
     questions = []
-    for line in (bench / name / "questions.jsonl").open(encoding="utf-8"):
-        q = json.loads(line)
+    for q in _lines(bench / name / "questions.jsonl"):
         doc_id = str(q["doc_id"])
         if doc_id not in docs:
             continue
@@ -76,6 +74,12 @@ def load_questions(bench: Path, name: str, to_simplified=None) -> tuple[dict[str
         if answers:
             questions.append({"question": convert(q["question"]), "doc_id": doc_id, "answers": answers})
     return docs, questions
+
+
+def _lines(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file (the file closed)."""
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
 
 
 def window_around(text: str, spans: list[tuple[int, int]], at: int, size: int, rng: random.Random,
