@@ -38,7 +38,7 @@ from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
 from qa.models.model import ensure_model  # noqa: E402
 from qa.models.reader import READER_WEIGHTS, load_reader  # noqa: E402
-from qa.models.reader_data import held_back  # noqa: E402
+from qa.models.reader_data import held_back, read_jsonl  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402
 
@@ -178,7 +178,7 @@ def reader_only() -> Calibration:
 
 def read_questions(folder: Path, limit: int | None, keep=lambda q: True) -> list[dict]:
     """The set's questions that `keep` passes, `limit` of them sampled (seed 0)."""
-    questions = [q for q in map(json.loads, (folder / "questions.jsonl").open(encoding="utf-8")) if keep(q)]
+    questions = [q for q in read_jsonl(folder / "questions.jsonl") if keep(q)]
     if limit:
         questions = random.Random(0).sample(questions, min(limit, len(questions)))
     return questions
@@ -202,10 +202,11 @@ def main() -> None:
     config = Config.from_env()
     calibration = reader_only() if args.reader_only else Calibration.load(args.calibration, config.confident_above,
                                                                           config.refuse_below)
+
     def kept(doc_id) -> bool:  # the whole set, or only its documents held back from the reader's training
         return args.split == "all" or held_back(args.dataset.name, str(doc_id))
 
-    docs = [d for d in map(json.loads, (args.dataset / "corpus.jsonl").open(encoding="utf-8")) if kept(d["id"])]
+    docs = [d for d in read_jsonl(args.dataset / "corpus.jsonl") if kept(d["id"])]
     bench = Bench(args.dataset, config, calibration, int8=args.int8, corpus=corpus_of(docs, config),
                   weights=args.weights, window_chars=args.window_chars)
     questions = read_questions(args.dataset, args.limit, lambda q: kept(q["doc_id"]))

@@ -46,7 +46,7 @@ from retrieval import corpus_of  # noqa: E402
 from qa.answers.confidence import CALIBRATION_FILE, FEATURES, Calibration, Logistic  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.models.reader import READER_WEIGHTS  # noqa: E402
-from qa.models.reader_data import TRAIN_SETS, held_back, sentences  # noqa: E402
+from qa.models.reader_data import TRAIN_SETS, held_back, read_jsonl, sentences  # noqa: E402
 
 MAX_REFUSED = 0.05  # of the answerable questions (the product goal: at most 5 % refused)
 CONFIDENT_PRECISION = 0.90  # the product goal: 90 % of the confident short answers right
@@ -63,10 +63,9 @@ def group(doc_id: str) -> int:
 def load(bench: Path, name: str) -> tuple[list[dict], list[dict]]:
     """A training set's held-back documents and their questions."""
     folder = bench / name
-    docs = [d for d in map(json.loads, (folder / "corpus.jsonl").open(encoding="utf-8"))
-            if held_back(name, str(d["id"]))]
+    docs = [d for d in read_jsonl(folder / "corpus.jsonl") if held_back(name, str(d["id"]))]
     kept = {str(d["id"]) for d in docs}
-    questions = [q for q in map(json.loads, (folder / "questions.jsonl").open(encoding="utf-8"))
+    questions = [q for q in read_jsonl(folder / "questions.jsonl")
                  if str(q["doc_id"]) in kept and any(a.strip() for a in q["answers"])]
     return docs, questions
 

@@ -226,14 +226,13 @@ def test_a_calibration_for_other_features_is_refused(tmp_path):
 
 def test_held_back_documents_are_never_trained_on():
     from qa.config import ROOT
-    from qa.models.reader_data import HELD_BACK_SHARE, TRAIN_SETS, held_back, load_questions
+    from qa.models.reader_data import HELD_BACK_SHARE, TRAIN_SETS, held_back, load_questions, read_jsonl
 
     bench = ROOT.parent / "shared" / "bench"
     if not bench.exists():
         pytest.skip(f"{bench} is not here")
     for name in TRAIN_SETS:
-        with (bench / name / "corpus.jsonl").open(encoding="utf-8") as lines:
-            ids = [str(json.loads(line)["id"]) for line in lines]
+        ids = [str(d["id"]) for d in read_jsonl(bench / name / "corpus.jsonl")]
         docs, questions = load_questions(bench, name)
         kept = [i for i in ids if held_back(name, i)]
         assert set(docs) == set(ids) - set(kept) and {q["doc_id"] for q in questions} <= set(docs)

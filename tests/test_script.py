@@ -4,13 +4,11 @@ DRCD that the reader never trained on (read from ../shared/bench by path)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from qa.answers.answer import Answerer
 from qa.config import ROOT
-from qa.models.reader_data import held_back
+from qa.models.reader_data import held_back, read_jsonl
 from qa.search.retrieve import Retriever
 from qa.storage.embedded import index_corpus
 from qa.storage.index import Corpus
@@ -24,11 +22,9 @@ def drcd():
     """A few held-back DRCD documents and their questions."""
     if not DRCD.exists():
         pytest.skip(f"{DRCD} is not here")
-    with (DRCD / "corpus.jsonl").open(encoding="utf-8") as lines:
-        docs = [d for d in map(json.loads, lines) if held_back(DRCD.name, str(d["id"]))][:DOCUMENTS]
+    docs = [d for d in read_jsonl(DRCD / "corpus.jsonl") if held_back(DRCD.name, str(d["id"]))][:DOCUMENTS]
     ids = {str(d["id"]) for d in docs}
-    with (DRCD / "questions.jsonl").open(encoding="utf-8") as lines:
-        questions = [q for q in map(json.loads, lines) if str(q["doc_id"]) in ids][:QUESTIONS]
+    questions = [q for q in read_jsonl(DRCD / "questions.jsonl") if str(q["doc_id"]) in ids][:QUESTIONS]
     return docs, questions
 
 

@@ -58,13 +58,13 @@ def load_questions(bench: Path, name: str, to_simplified=None) -> tuple[dict[str
     traditional sets converted where lengths are kept."""
     convert = to_simplified if name in TRADITIONAL and to_simplified else (lambda t: t)
     docs = {}
-    for doc in _lines(bench / name / "corpus.jsonl"):
+    for doc in read_jsonl(bench / name / "corpus.jsonl"):
         if held_back(name, str(doc["id"])):
             continue
         converted = convert(doc["text"])
         docs[str(doc["id"])] = converted if len(converted) == len(doc["text"]) else doc["text"]
     questions = []
-    for q in _lines(bench / name / "questions.jsonl"):
+    for q in read_jsonl(bench / name / "questions.jsonl"):
         doc_id = str(q["doc_id"])
         if doc_id not in docs:
             continue
@@ -76,8 +76,8 @@ def load_questions(bench: Path, name: str, to_simplified=None) -> tuple[dict[str
     return docs, questions
 
 
-def _lines(path: Path) -> list[dict]:
-    """The JSON objects of a JSON-lines file (the file closed)."""
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file (a QA set's corpus.jsonl or questions.jsonl), the file closed."""
     with path.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines]
 
