@@ -190,8 +190,8 @@ def main() -> None:
     calibration = Calibration(span, support, confident_above, refuse_below)
     args.out.write_text(json.dumps(calibration.to_json(), indent=2) + "\n", encoding="utf-8")
 
-    print(f"# {len(items)} questions of {', '.join(TRAIN_SETS)} (held-back documents), each answerable and as a "
-          f"near miss; {FOLDS}-fold out-of-fold figures, models refitted on all")
+    print(f"# {len(items)} questions of {', '.join(TRAIN_SETS)} (held-back documents), each asked "
+          f"answerable, as a near miss and cut; {FOLDS}-fold out-of-fold figures, models refitted on all")
     print(f"refuse_below {refuse_below:.3f}: answerable refused {refused(refuse_below, 0):.3f}, "
           f"near misses refused {refused(refuse_below, 1):.3f}, cut refused {refused(refuse_below, 2):.3f}")
     print(f"confident_above {confident_above:.3f}: {sum(p >= confident_above for p, *_ in answered)}/{len(items)} "
