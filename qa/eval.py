@@ -9,7 +9,7 @@ import logging
 import unicodedata
 from pathlib import Path
 
-from qa.answers.archive import KINDS
+from qa.answers.kinds import KINDS
 from qa.config import Config
 from qa.conversation import Chat
 from qa.service import QAService

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from qa import storage
-from qa.answers import archive
+from qa.answers import archive, kinds
 from qa.answers.answer import READ_DEPTH, Answer, Answerer, Span, raw_span
 from qa.answers.confidence import ArticleModel, Calibration
 from qa.config import Config
@@ -64,7 +64,7 @@ class Search:
     hits: list[Hit]  # at least the reader's READ_DEPTH (when found), whatever top_k is: the answer never depends on it
     timings: dict[str, float]  # milliseconds per stage
     started: float  # perf_counter() at the start of the request
-    kind: str = archive.FACT  # the answer kind the question asks for (qa.answers.archive.KINDS)
+    kind: str = kinds.FACT  # the answer kind the question asks for (qa.answers.kinds.KINDS)
     filters: Filters = Filters()
     prefer_article: str | None = None  # the article a chat's previous answer came from
     top_k: int = 5  # the passages the reply lists
@@ -135,8 +135,8 @@ class QAService:
         started = time.perf_counter()
         snapshot = snapshot or self.snapshot
         timings: dict[str, float] = {}
-        kind = archive.question_kind(question)
-        searched = archive.searched(question, kind)  # a record question's topic, without its frame
+        kind = kinds.question_kind(question, self.tokenizer)
+        searched = archive.searched(question, kind, self.tokenizer)  # a record question's topic, without its frame
         analysed = snapshot.retriever.analyse(searched)
         hits = snapshot.retriever.hybrid(searched, max(top_k, READ_DEPTH), timings, analysed, prefer_article, filters)
         return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article, top_k)
@@ -146,7 +146,7 @@ class QAService:
         and the whole reply body (with `passages` when the caller already made them from `found`)."""
         answered = time.perf_counter()
         body = {"question": found.question, "kind": found.kind}
-        if found.kind == archive.FACT:
+        if found.kind == kinds.FACT:
             body |= self._fact(found)
         else:
             body |= self._from_records(found)
@@ -171,7 +171,7 @@ class QAService:
     def _from_records(self, found: Search) -> dict:
         """A byline, date, page or list answer, read from the article records (never from an article's body)."""
         records = found.snapshot.records
-        if found.kind == archive.LIST:
+        if found.kind == kinds.LIST:
             listed = self._list_json(found)
             return {"answer": listed} if listed else {"answer": None, "message": NO_TOPIC, "confidence": 0.0}
         if not found.hits:
@@ -214,7 +214,7 @@ class QAService:
         if not items:
             return None
         text = f"共{len(items)}篇：" + "；".join(f"《{item['title']}》" for item in items)
-        return {"kind": archive.LIST, "text": text, "items": items, "confidence": 1.0, "support": 1.0,
+        return {"kind": kinds.LIST, "text": text, "items": items, "confidence": 1.0, "support": 1.0,
                 "citation": items[0]["citation"], "page": items[0]["article"]["page"]}
 
     def passages_json(self, found: Search) -> list[dict]:
@@ -223,7 +223,7 @@ class QAService:
 
     def _answer_json(self, answer: Answer) -> dict:
         return {
-            "kind": archive.FACT,
+            "kind": kinds.FACT,
             "text": answer.span.text if answer.span_confident else answer.sentence.text,
             "span_confident": answer.span_confident,
             "span_text": answer.span.text,

@@ -37,6 +37,12 @@ def service(config):
 
 
 @pytest.fixture(scope="session")
+def tokenizer(service):
+    """The service's own tokenizer (jieba's dictionary loaded once)."""
+    return service.tokenizer
+
+
+@pytest.fixture(scope="session")
 def milvus_service(config, service, tmp_path_factory):
     """The service on the Milvus store, Milvus Lite in this process (built from the same seeds)."""
     from qa.service import QAService

@@ -9,6 +9,7 @@ import pytest
 import requests
 from openai import OpenAI
 
+from qa.answers.chat import Rewriter
 from qa.config import ROOT
 from qa.eval import converse, judge, read_items
 
@@ -62,6 +63,15 @@ def test_standalone_questions_are_left_unchanged(dialogue_replies):
     assert standalone
     for d in standalone:
         assert dialogue_replies[d["id"]]["standalone_question"] == d["turns"][-1]
+
+
+@pytest.mark.parametrize("question, kept", [("那场活动是谁主持的？", "那场活动"), ("那年的会议在哪开的？", "那年"),
+                                            ("那时候谁是书记？", "那时候")])
+def test_a_bare_na_opens_a_follow_up_but_na_in_a_word_stays(tokenizer, question, kept):
+    """"那" is an opener only as a word of its own ("那航海西路街道呢？"): 那场, 那年, 那时候 keep it."""
+    rewrite = Rewriter(tokenizer).rewrite(question, "莲湖街道拆除了多少平方米的棚亭杂屋？")
+    assert kept in rewrite.standalone
+    assert not Rewriter(tokenizer).rewrite("那他是谁？", "会议由谁主持？").standalone.startswith("那")
 
 
 def test_follow_up_carries_the_place_over(api_server):

@@ -11,7 +11,11 @@ from qa.language.lexicon import CHAT_NAME_ENDINGS, PERSON_TAGS
 from qa.language.tokenize import Tokenizer
 
 # Words that open a follow-up ("那…", "还有…") or point back at something named before ("他", "该", "这次").
-_OPENER = re.compile(r"^(?:那么|那(?![里儿个些次位天样])|还有|另外|再问一下|再问|那请问)[,，、:：\s]*")
+_OPENER = re.compile(r"^(?:那么|还有|另外|再问一下|再问|那请问)[,，、:：\s]*")
+# A bare "那" opens a follow-up only as a word of its own: jieba keeps "那场", "那年", "那些" whole, and "那 时候" is
+# a time ("那时候谁是书记？"), not an opener.
+_OPENING_NA = re.compile(r"^那[,，、:：\s]*")
+_NOT_AFTER_NA = frozenset({"时候", "时", "会儿", "阵子", "阵", "一刻"})
 # Words that open a new topic: the question is taken as it stands.
 _SWITCH = re.compile(r"^(?:换个话题|说回|再问个别的|我再问个别的|另外问一下|问个别的)")
 _POINTER = re.compile(r"(?<!其)他们|她们|(?<!其)他(?!们)|她(?!们)|它|该|此|其(?!他|中|实)|这个|这些|这次|这位|这里|那个|那些|"
@@ -85,7 +89,8 @@ class Rewriter:
             return Rewrite(question, question, False, False)
         own = self.entities(question)
         aspect = _ASPECT.match(question)
-        explicit = bool(_OPENER.match(question) or _POINTER.search(question) or aspect)
+        body = self._without_opener(question)
+        explicit = bool(body != question or _POINTER.search(question) or aspect)
         if _SWITCH.match(question) or own and not explicit:
             return Rewrite(question, question, False, False)
         before = self.entities(previous)
@@ -93,7 +98,6 @@ class Rewriter:
             same_kind = [b for b in before if _name_end(b) == _name_end(own[0])] or before
             standalone = previous.replace(same_kind[0], own[0], 1) if same_kind else own[0] + previous
             return Rewrite(question, standalone, True, True)
-        body = _OPENER.sub("", question)
         # Pointers may mean what the previous answer named ("他": the person it gave, "那里": its place).
         answered = self.entities(_first_line(previous_answer))
         person = next((e for e in answered + before if self._is_person(e)), None)
@@ -108,6 +112,17 @@ class Rewriter:
         if not carried:
             return Rewrite(question, question, False, explicit)
         return Rewrite(question, "".join(carried) + body, True, explicit)
+
+    def _without_opener(self, question: str) -> str:
+        """The question without the word that opens a follow-up ("那么", "还有", a bare "那")."""
+        if _OPENER.match(question):
+            return _OPENER.sub("", question)
+        tokens = [w for w, _ in self.tokenizer.tagged(question) if w.strip()]
+        if tokens and tokens[0] == "那" and (len(tokens) == 1 or tokens[1] not in _NOT_AFTER_NA):
+            return _OPENING_NA.sub("", question)
+        if tokens and tokens[0][:1] == "那" and tokens[0][1:] in ("他", "她", "它", "他们", "她们"):
+            return question[1:]  # jieba glues "那他"
+        return question
 
     def _is_person(self, name: str) -> bool:
         if name.endswith(_NAME_ENDS):

@@ -12,7 +12,7 @@ import functools
 
 from flask import Blueprint, jsonify
 
-from qa.answers.archive import KINDS, LIST
+from qa.answers.kinds import KINDS, LIST
 from qa.config import Config
 from qa.storage.filters import FIELDS as FILTERS
 from qa.storage.filters import NO_MATCH
