@@ -199,6 +199,15 @@ def test_dates_in_every_printed_form_and_the_page_header_date() -> None:
     assert not any("第3版" in a.body or "责任编辑" in a.body for a in articles)
 
 
+def test_dates_in_chinese_numerals_and_lettered_page_labels() -> None:
+    """十二月二十日 and 二〇二一年十二月二十一日 are dates; a banner with A3版 (or a 第A03版 footer) is no article."""
+    raw, articles = _page("chinese_dates.txt")
+    assert [(a.date, a.day) for a in articles] == [("十二月二十日", "2021-12-20"), ("二〇二一年十二月二十一日", "2021-12-21")]
+    assert all(_printed(raw, a.date_span) == a.date for a in articles)
+    assert articles[0].kicker == "管城区民政局" and articles[0].headline == "手拉手结对共建促发展"
+    assert not any("A3版" in a.body or "A03" in a.body or "责任编辑" in a.body for a in articles)
+
+
 def test_a_date_without_year_takes_its_year_from_the_page_dateline() -> None:
     raw, (last_year, coming) = _page("dates_new_year.txt")  # dated by a lone 2022年1月3日 line
     assert (last_year.kicker, last_year.headline) == (None, "管城区召开岁末年初安全生产工作会")

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from qa.ingest import byline
 from qa.ingest.byline import Names
-from qa.ingest.dates import DATE, Date, dating, first_date
+from qa.ingest.dates import DATE, Date, dating, first_date, numbers
 from qa.ingest.documents import Article
 from qa.ingest.normalize import CLOSERS, LINE_BREAK, PARA_END, folder_for, normalise, normalise_with_map
 from qa.language.lexicon import ISSUER_ENDINGS
@@ -39,7 +39,8 @@ _FINAL_PUNCT = re.compile(r"[。!?;！？；]")
 _COMMA = re.compile(r"[,，]")
 _PAIRS = (("“", "”"), ("(", ")"), ("《", "》"), ("「", "」"), ("『", "』"))
 _WEEKDAY = re.compile(r"(?:星期|礼拜)[一二三四五六日天]|周[一二三四五六日]")
-_EDITION = re.compile(r"(?:^|\s)第\s*[\d一二三四五六七八九十]+\s*版(?:\s|$)")
+# A page number: 第3版, 第十二版, and the section-letter labels of larger papers: A3版, 第A03版.
+_EDITION = re.compile(r"(?:^|\s)第?\s*(?:[\d一二三四五六七八九十]+|[A-Z]\s*\d{1,2})\s*版(?:\s|$)")
 _EDITOR = re.compile(r"(?:^|\s)(?:责任编辑|责编|美编|校对|版式设计|审读)\s*:?\s*[\u3400-\u9fff]{2,4}(?:\s|$)")
 # How the first line of a news body opens: "12月20日上午," "近日," "连日来,".
 _OPENING = re.compile(r"^(?:(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{1,2}月份以来|近日|日前|连日来|近年来|今年以来)"
@@ -160,7 +161,7 @@ def _banner_like(text: str) -> bool:
     if _EDITION.search(text) or _EDITOR.search(text):
         return True
     date = DATE.search(text)
-    return bool(date and (date["year"] or date["nyear"]) and _WEEKDAY.search(text))
+    return bool(date and numbers(date)[0] and _WEEKDAY.search(text))
 
 
 def _dateline_banners(lines: list[_Line]) -> list[_Line]:
@@ -170,7 +171,7 @@ def _dateline_banners(lines: list[_Line]) -> list[_Line]:
         if line.kind in (LEAD, BYLINE, TEXT, COMMA):
             return out + lines[n:]
         date = DATE.fullmatch(line.text) if line.kind == HEAD else None
-        out.append(replace(line, kind=BANNER) if date and (date["year"] or date["nyear"]) else line)
+        out.append(replace(line, kind=BANNER) if date and numbers(date)[0] else line)
     return out
 
 
