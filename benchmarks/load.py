@@ -10,7 +10,8 @@ server's RSS after warm-up and at the end. Bounded: every client stops at the de
 
 With --store milvus: a `milvus-lite server` of the run's own (Milvus Lite: what runs here) holds the archive, and
 the updates go through a second server.py on the same collections (another process, as another machine would),
-while the clients ask the first one, which follows the updates.
+while the clients ask the first one, which follows the updates; both servers' RSS and open connections to Milvus
+are reported after warm-up and at the end (`--seconds 110 --update-every 2`: about 50 updates).
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from latency import DEFAULT_QUESTIONS, ROOT, milvus_lite_server, percentile, rss_mb, start_server, stop_server
+from latency import (
+    DEFAULT_QUESTIONS,
+    ROOT,
+    connections,
+    milvus_lite_server,
+    percentile,
+    rss_mb,
+    start_server,
+    stop_server,
+)
 
 ADMIN_KEY = "admin-key-of-the-load-benchmark"
 
@@ -90,14 +100,21 @@ def main() -> None:
             _, uri = stack.enter_context(milvus_lite_server(work / "milvus"))
             env |= {"QA_STORE": "milvus", "QA_MILVUS_URI": uri, "QA_MILVUS_COLLECTION": "load"}
         process, url, _ = start_server(env)
-        update_url = url
+        update_url, other = url, None
         if args.store == "milvus":  # the updates come from another process
             other, update_url, _ = start_server(env)
             stack.callback(stop_server, other)
+        port = int(uri.rsplit(":", 1)[1]) if args.store == "milvus" else None
+
+        def sample() -> dict:
+            """RSS (MB) and open connections to Milvus of the asking server and of the updating one."""
+            servers = {"asking": process} | ({"updating": other} if other else {})
+            return {name: (rss_mb(p.pid), connections(p.pid, port) if port else None) for name, p in servers.items()}
+
         try:
             for question in questions:  # warm-up: every question once
                 requests.post(url + "/api/ask", json={"question": question}, timeout=30)
-            rss_start = rss_mb(process.pid)
+            rss_start, at_start = rss_mb(process.pid), sample()
             deadline = time.monotonic() + args.seconds
             updates: list[str] = []
             thread = threading.Thread(target=updater, args=(update_url, page, deadline, args.update_every, updates))
@@ -107,7 +124,7 @@ def main() -> None:
                 results = list(pool.map(lambda i: client(url, questions, deadline, i), range(args.clients)))
             elapsed = time.perf_counter() - started
             thread.join()
-            rss_end = rss_mb(process.pid)
+            rss_end, at_end = rss_mb(process.pid), sample()
         finally:
             stop_server(process)
     finally:
@@ -126,6 +143,11 @@ def main() -> None:
     print("updates:", "; ".join(updates) or "none")
     print(f"server RSS: {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB at the end "
           f"({(rss_end / rss_start - 1) * 100:+.1f}%)")
+    if args.store == "milvus":
+        for name in at_start:
+            (rss_a, conn_a), (rss_b, conn_b) = at_start[name], at_end[name]
+            print(f"{name} server: RSS {rss_a:.0f} -> {rss_b:.0f} MB ({(rss_b / rss_a - 1) * 100:+.1f}%), "
+                  f"open connections to Milvus {conn_a} -> {conn_b}")
     for failure in sorted(set(failures))[:10]:
         print("failure:", failure)
 

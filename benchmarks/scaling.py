@@ -260,6 +260,35 @@ def replicated_collections(n: int, folder: Path, config: Config, encoder: Encode
 # End to end, the questions are also asked with filters (issue 14): one page of the first replica (17 passages:
 # every one scored exactly), a reporter (about a fifth of the passages) and a week of dates (about half: FAISS
 # searches with an id selector).
+# List answers and the articles route: a list with no topic (the count and the newest page), a one-word topic
+# printed by many articles, and /api/articles' first page and one near the end; each asked ROUNDS times.
+LISTS = {"list_all": "有哪些新闻？", "list_topic": "有哪些关于党建的报道？"}
+ROUNDS = 20
+
+
+def list_figures(session: requests.Session, url: str) -> dict:
+    """p50/p95 (ms), the reply's size (KB) and the list's total of each list question and of /api/articles."""
+    def measured(name: str, call) -> dict:
+        times, reply = [], None
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            reply = call()
+            times.append((time.perf_counter() - started) * 1000)
+            assert reply.status_code == 200, reply.text[:200]
+        body = reply.json()
+        total = body["answer"]["total"] if "answer" in body else body["total"]
+        return {f"{name}_p50_ms": statistics.median(times), f"{name}_p95_ms": percentile(times, 95),
+                f"{name}_kb": len(reply.content) / 1024, f"{name}_total": total}
+
+    figures = {}
+    for name, question in LISTS.items():
+        figures |= measured(name, lambda q=question: session.post(url + "/api/ask", json={"question": q}, timeout=120))
+    figures |= measured("articles", lambda: session.get(url + "/api/articles", timeout=60))
+    last = figures["articles_total"] - 20
+    figures |= measured("articles_end", lambda: session.get(url + "/api/articles", params={"offset": last}, timeout=60))
+    return figures
+
+
 FILTERED = {"page": {"page": "r00000_002_d1b9c29a276e9447.txt"}, "reporter": {"reporter": "冉红政"},
             "dates": {"date_from": "12-15", "date_to": "12-21"}}
 
@@ -290,6 +319,7 @@ def end_to_end(sizes: list[int], config: Config, encoder: Encoder, store: str = 
                        "index_load_s": health["load_seconds"], "p50_ms": statistics.median(times),
                        "p95_ms": percentile(times, 95), "rss_mb": rss_mb(process.pid)}
                 session = requests.Session()
+                row |= list_figures(session, url)
                 row["search_p50_ms"] = statistics.median(timed(session, url, q)[1] for _ in range(2) for q in questions)
                 if store == "milvus":
                     row["milvus_rss_mb"] = tree_rss_mb(milvus.pid)

@@ -113,13 +113,13 @@ def _library(config: Config):
 
     backend = storage.open(config)
 
-    def build(changes):
+    def build(changes, **reused):
         from qa.language.tokenize import Tokenizer
         from qa.models.dense import Encoder
         from qa.models.model import ensure_model
 
         encoder = Encoder.of(config, ensure_model(config))
-        return backend.build(config, encoder, Tokenizer(), changes, progress=True)
+        return backend.build(config, encoder, Tokenizer(), changes, progress=True, **reused)
 
     return backend.library(config, build, lambda _: None)
 
@@ -129,7 +129,7 @@ def _ask(config: Config, args) -> int:
     from qa.validate import check_question
 
     filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
-    question, top_k, checked = check_question({"question": args.question, "top_k": args.top_k, "filters": filters})
+    question, top_k, checked, _ = check_question({"question": args.question, "top_k": args.top_k, "filters": filters})
     reply = QAService(config, progress=True).ask(question, top_k, filters=checked)
     print(json.dumps(reply, ensure_ascii=False, indent=2) if args.json else render(reply))
     return 0

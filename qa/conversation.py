@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from qa.answers.chat import Rewrite, Rewriter, reply_text, user_turns
 from qa.search.retrieve import PREFER_BONUS
-from qa.service import REFUSAL, QAService, Search, Snapshot
-from qa.storage.filters import Filters
+from qa.service import NO_ANSWER, REFUSAL, QAService, Search, Snapshot
+from qa.storage.filters import Filters, Paging
 from qa.storage.index import Index
 
 _MARKER = re.compile(r"\[\d{1,3}\]")  # "[1]" citation markers of a reply
@@ -43,36 +43,40 @@ class Chat:
     @staticmethod
     def _source_article(snapshot: Snapshot, reply: str | None, question: str | None) -> str | None:
         """The article whose passage best matches the previous reply (it quotes its sentence), or the
-        previous question when the client sent no reply or the reply was a refusal."""
-        text = question if not reply or reply.startswith(REFUSAL) else _MARKER.sub("", reply.split("\n\n相关报道")[0])
+        previous question when the client sent no reply or the reply gave no answer (a refusal, no such topic, no
+        byline printed, nothing passing the filters): such a reply names no article."""
+        text = question if not reply or reply.startswith(NO_ANSWER) else _MARKER.sub("", reply.split("\n\n相关报道")[0])
         hits = snapshot.retriever.bm25(text, 1)
         return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
 
-    def search(self, messages: list[dict], top_k: int, filters: Filters = Filters()) -> tuple[Rewrite, Search]:
+    def search(self, messages: list[dict], top_k: int, filters: Filters = Filters(),
+               paging: Paging = Paging()) -> tuple[Rewrite, Search]:
         """Search the standalone question. A question that only lacks names (no pointer, no "那…") may
         stand alone after all: it is searched as asked too, and kept as asked when its best passage is
         elsewhere and matches it better than the rewrite's best passage matches the rewrite."""
         snapshot = self.service.snapshot  # read once: the whole request works on one index
         rewrite, article = self.understand(messages, snapshot)
-        found = self.service.search(rewrite.standalone, top_k, article, snapshot, filters)
+        found = self.service.search(rewrite.standalone, top_k, article, snapshot, filters, paging)
         if rewrite.follow_up and not rewrite.explicit and found.hits:
-            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters)
+            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters, paging=paging)
             best = alone.hits[0] if alone.hits else None
             if best and best.chunk.article_id != article and best.score > found.hits[0].score - PREFER_BONUS:
                 return Rewrite(rewrite.question, rewrite.question, False, False), alone
         return rewrite, found
 
-    def reply(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters()) -> dict:
+    def reply(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters(),
+              paging: Paging = Paging()) -> dict:
         """The whole reply at once: the /api/ask body plus `standalone_question` and the `reply` text."""
         body = {}
-        for event, data in self.events(messages, top_k, filters):
+        for event, data in self.events(messages, top_k, filters, paging):
             body |= data if event != "answer" else {}
         return body
 
-    def events(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters()) -> Iterator[tuple[str, dict]]:
+    def events(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters(),
+               paging: Paging = Paging()) -> Iterator[tuple[str, dict]]:
         """("passages", …) as soon as retrieval is done, then ("answer", {"delta"}) pieces of the reply
         text, then ("done", the whole reply body)."""
-        rewrite, found = self.search(messages, top_k, filters)
+        rewrite, found = self.search(messages, top_k, filters, paging)
         passages = self.service.passages_json(found)
         yield "passages", {"question": rewrite.question, "standalone_question": rewrite.standalone,
                            "passages": passages}

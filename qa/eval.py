@@ -13,6 +13,7 @@ from qa.answers.kinds import KINDS
 from qa.config import Config
 from qa.conversation import Chat
 from qa.service import QAService
+from qa.storage.filters import MAX_LIST_LIMIT, Paging
 from qa.validate import parse_filters
 
 FILE_FORMAT = """Each line of FILE: {"id", "question", "answer": gold string or null (not answerable), "seed": page file
@@ -94,7 +95,9 @@ def evaluate(service: QAService, items: list[dict], verbose: bool = False) -> li
         if "turns" in item:
             reply = converse(chat, item["turns"])
         else:
-            reply = service.ask(item["question"], 5, filters=parse_filters(item.get("filters")))
+            # A list is judged whole: its longest page.
+            reply = service.ask(item["question"], 5, filters=parse_filters(item.get("filters")),
+                                paging=Paging(MAX_LIST_LIMIT))
         verdict = judge_archive(item, reply) if item.get("kind") in KINDS else judge(item, reply)
         results.append(verdict)
         if verbose:

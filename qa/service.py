@@ -20,7 +20,7 @@ from qa.models.dense import Encoder
 from qa.models.model import ensure_model
 from qa.models.reader import Reader, load_reader
 from qa.search.retrieve import Retriever
-from qa.storage.filters import NO_MATCH, Filters
+from qa.storage.filters import NO_MATCH, Filters, Paging
 from qa.storage.index import Index
 from qa.storage.records import Passage, Records
 
@@ -28,6 +28,7 @@ REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The ar
 NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the archive names that."
 NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有印出日期。",  # the record has none, or ...
             "headline": "这篇报道的标题无法在原文中定位。"}  # ... where the page prints it cannot be told exactly  # "The report bears no byline / no date."
+NO_ANSWER = (REFUSAL, NO_TOPIC, *NO_FIELD.values(), NO_MATCH)  # what a reply without an answer opens with
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 _SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
 
@@ -49,6 +50,7 @@ class Snapshot:
     @classmethod
     def of(cls, index: Index, encoder: Encoder, tokenizer: Tokenizer, config: Config, reader: Reader,
            calibration: Calibration) -> "Snapshot":
+        index.records.warm(tokenizer.prepare)  # what list questions and the chat read, made now: not in a request
         return cls(index, Retriever(index, encoder, tokenizer, config),
                    Answerer(tokenizer, index.records.headline, reader, calibration),
                    archive.Topics(tokenizer, index.records))
@@ -68,6 +70,7 @@ class Search:
     filters: Filters = Filters()
     prefer_article: str | None = None  # the article a chat's previous answer came from
     top_k: int = 5  # the passages the reply lists
+    paging: Paging = Paging()  # the part of a list answer the reply gives
 
     @property
     def shown(self) -> list[Hit]:
@@ -95,6 +98,8 @@ class QAService:
         self.load_seconds = time.perf_counter() - loading  # the index alone (a build included when there was none)
         self._snapshot = self._snapshot_of(index)
         self._follower = self.backend.follower(config, index, self.encoder.fingerprint)
+        if self._follower is not None:  # a shared store: other processes' updates are followed in a thread
+            self._follower.start(lambda: self._snapshot.index, self.swap)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         self.ready_seconds = time.perf_counter() - started
 
@@ -111,10 +116,13 @@ class QAService:
     @property
     def snapshot(self) -> Snapshot:
         """The index to serve this request from: with a shared (Milvus) store, the newest that any API server
-        or `qa add` wrote (looked for at most once a second)."""
-        if self._follower is not None and (newer := self._follower.newer(self._snapshot.index)) is not None:
-            self.swap(newer)
+        or `qa add` wrote, as the follower last swapped it in (it looks once a second)."""
         return self._snapshot
+
+    def close(self) -> None:
+        """Stop following a shared store (a server that stops; tests that make many services)."""
+        if self._follower is not None:
+            self._follower.stop()
 
     # The parts of the current snapshot, for callers outside a request (tests, benchmarks).
     index = property(lambda self: self.snapshot.index)
@@ -123,12 +131,12 @@ class QAService:
 
     # -- questions ---------------------------------------------------------------------------
     def ask(self, question: str, top_k: int = 5, prefer_article: str | None = None,
-            filters: Filters = Filters()) -> dict:
+            filters: Filters = Filters(), paging: Paging = Paging()) -> dict:
         """The reply body of /api/ask: the answer (or a refusal), the passages with citations, timings."""
-        return self.answer(self.search(question, top_k, prefer_article, filters=filters))
+        return self.answer(self.search(question, top_k, prefer_article, filters=filters, paging=paging))
 
     def search(self, question: str, top_k: int = 5, prefer_article: str | None = None,
-               snapshot: Snapshot | None = None, filters: Filters = Filters()) -> Search:
+               snapshot: Snapshot | None = None, filters: Filters = Filters(), paging: Paging = Paging()) -> Search:
         """Retrieval alone, over the articles `filters` pass; `prefer_article` (e.g. the one a chat's previous
         answer came from) is favoured. A caller that already read the snapshot for this request passes it (one
         index per request)."""
@@ -139,7 +147,8 @@ class QAService:
         searched = archive.searched(question, kind, self.tokenizer)  # a record question's topic, without its frame
         analysed = snapshot.retriever.analyse(searched)
         hits = snapshot.retriever.hybrid(searched, max(top_k, READ_DEPTH), timings, analysed, prefer_article, filters)
-        return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article, top_k)
+        return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article, top_k,
+                      paging)
 
     def answer(self, found: Search, passages: list[dict] | None = None) -> dict:
         """The answer (from the reader for a fact question, from the article records for the other kinds),
@@ -185,7 +194,7 @@ class QAService:
         cited = archive.field(article, name, _page(records, article.page))
         if cited is None:
             return {"answer": None, "message": NO_FIELD[name], "confidence": round(confidence, 4),
-                    "article": self._article_summary(article)}
+                    "article": archive.summary(article)}
         return {"answer": {
             "kind": found.kind, "text": archive.reading(article, found.kind), "span_confident": True,
             "span_text": cited.text,
@@ -193,29 +202,20 @@ class QAService:
             "span": {"start": cited.start, "end": cited.end}, "sentence_span": {"start": cited.start, "end": cited.end},
             "confidence": round(confidence, 4), "support": round(confidence, 4), "citation": cited.citation,
             "page": article.page,
-            "article": self._article_summary(article)}}
+            "article": archive.summary(article)}}
 
     def _list_json(self, found: Search) -> dict | None:
-        """Every article that the filters pass and the question's topic names, most prominent first."""
+        """One page of the articles that the filters pass and the question's topic names, most prominent first (with
+        no topic: in page order, or the newest first when nothing narrows the archive), with the total."""
         records = found.snapshot.records
         filters = found.filters
         if found.prefer_article and archive.on_this_page(found.question) and filters.page is None:
             preferred = records.article(found.prefer_article)
             filters = dataclasses.replace(filters, page=preferred.page if preferred else "")
-        listed = found.snapshot.topics.listed(found.question, filters)
-        items = []
-        for article in listed:
-            cited = archive.field(article, "headline", _page(records, article.page))
-            # A headline whose raw offsets cannot be told exactly is cited by the article's first passage.
-            citation = cited.citation if cited else _passages(records, article.id)[0].id
-            items.append({"title": article.headline, "citation": citation,
-                          "span": {"start": cited.start, "end": cited.end} if cited else None,
-                          "article": self._article_summary(article)})
-        if not items:
+        total, listed = found.snapshot.topics.listed(found.question, filters, found.paging)
+        if not total:
             return None
-        text = f"共{len(items)}篇：" + "；".join(f"《{item['title']}》" for item in items)
-        return {"kind": kinds.LIST, "text": text, "items": items, "confidence": 1.0, "support": 1.0,
-                "citation": items[0]["citation"], "page": items[0]["article"]["page"]}
+        return archive.list_answer(records, total, listed, found.paging, lambda a: _passages(records, a)[0].id)
 
     def passages_json(self, found: Search) -> list[dict]:
         words = sorted(set(self.tokenizer(found.question)), key=len, reverse=True)  # once for all passages
@@ -244,7 +244,7 @@ class QAService:
             "score": round(hit.score, 4),
             "text": chunk.text,
             "highlights": self._highlights(chunk, words),
-            "article": self._article_summary(snapshot.records.article_of(chunk)),
+            "article": archive.summary(snapshot.records.article_of(chunk)),
             "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end},
         }
 
@@ -315,13 +315,14 @@ class QAService:
             return passage, int(match["n"])
         raise NotFound(f"no citation with id {quoted(citation_id)}")
 
-    def articles(self, filters: Filters = Filters()) -> dict:
-        """The /api/articles body: the summaries of every article the filters pass, in page order."""
-        articles = [self._article_summary(a) for a in self.snapshot.records.articles(filters)]
-        body: dict = {"articles": articles}
+    def articles(self, filters: Filters = Filters(), paging: Paging = Paging()) -> dict:
+        """The /api/articles body: one page of the summaries of the articles the filters pass, in page order, with
+        the total and the next page's offset."""
+        total, listed = self.snapshot.records.listing(filters, paging)
+        body: dict = {"articles": [archive.summary(a) for a in listed]} | paging.to_json(total)
         if filters:
             body["filters"] = filters.to_json()
-            if not articles:
+            if not total:
                 body["message"] = NO_MATCH
         return body
 
@@ -344,15 +345,9 @@ class QAService:
             "load_seconds": round(self.load_seconds, 2),
         } | ({"records_cache": cache} if cache else {})
 
-    @staticmethod
-    def _article_summary(article: Article) -> dict:
-        return {"id": article.id, "title": article.headline, "kicker": article.kicker, "date": article.date,
-                "day": article.day, "reporters": list(article.reporters), "correspondents": list(article.correspondents),
-                "photographers": list(article.photographers), "page": article.page}
-
     def _article_json(self, records: Records, article: Article) -> dict:
         chunks = [chunk.id for chunk in records.article_passages(article.id)[1]]
-        return self._article_summary(article) | {
+        return archive.summary(article) | {
             "body": article.body,
             "source": {"file": article.page, "start": article.body_start, "end": article.body_end},
             "passages": chunks,

@@ -6,31 +6,34 @@ import unicodedata
 
 from qa.errors import BadRequest, quoted
 from qa.storage.filters import FIELDS as FILTERS
-from qa.storage.filters import Day, Filters, compare
+from qa.storage.filters import LIST_LIMIT, MAX_LIST_LIMIT, Day, Filters, Paging, compare
 
 MAX_QUESTION_CHARS = 1000
 MAX_FILTER_CHARS = 200
+MAX_OFFSET = 10_000_000
 _FILTER_NAMES = ", ".join(f"'{f}'" for f in FILTERS)
 
 
-def check_question(body: object) -> tuple[str, int, Filters]:
-    """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5), filters (optional)."""
+def check_question(body: object) -> tuple[str, int, Filters, Paging]:
+    """Validate an /api/ask body: question 1..1000 characters, top_k 1..20 (default 5), filters (optional), and
+    the page of a list answer: limit 1..100 (default 20), offset (default 0)."""
     _check_object(body)
-    _check_fields(body, ("question", "top_k", "filters"))
-    return _question(body.get("question"), "'question'"), _top_k(body), parse_filters(body.get("filters"))
+    _check_fields(body, ("question", "top_k", "filters", "limit", "offset"))
+    return (_question(body.get("question"), "'question'"), _top_k(body), parse_filters(body.get("filters")),
+            parse_paging(body))
 
 
 def check_chat(body: object, max_messages: int, max_chars: int,
-               strict: bool = True) -> tuple[list[dict], int, bool, Filters]:
+               strict: bool = True) -> tuple[list[dict], int, bool, Filters, Paging]:
     """Validate a chat body: messages (user/assistant turns, the last one the user's question), top_k, stream,
-    filters.
+    filters, and a list answer's limit and offset.
 
     `strict` refuses unknown fields (/api/chat); the OpenAI-compatible route passes False, since its
     clients send options (temperature, ...) that an extractive answer has no use for.
     """
     _check_object(body)
     if strict:
-        _check_fields(body, ("messages", "top_k", "stream", "filters"))
+        _check_fields(body, ("messages", "top_k", "stream", "filters", "limit", "offset"))
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty list of {role, content}", code="invalid_messages")
@@ -52,7 +55,7 @@ def check_chat(body: object, max_messages: int, max_chars: int,
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be true or false", code="invalid_stream")
-    return checked, _top_k(body), stream, parse_filters(body.get("filters"))
+    return checked, _top_k(body), stream, parse_filters(body.get("filters")), parse_paging(body)
 
 
 def parse_filters(value: object) -> Filters:
@@ -89,9 +92,24 @@ def parse_filters(value: object) -> Filters:
             raise BadRequest(f"filter 'page' must name a page file of at most {MAX_FILTER_CHARS} characters "
                              "(.txt included)", code="invalid_filter")
     filters = Filters(**checked)
-    if filters.date_from and filters.date_to and compare(filters.date_from, filters.date_to) > 0:
-        raise BadRequest("filter 'date_from' is after 'date_to'", code="invalid_filter")
+    if filters.date_from and filters.date_to and not filters.wraps and compare(filters.date_from, filters.date_to) > 0:
+        raise BadRequest("filter 'date_from' is after 'date_to' (only a range without years may run across New "
+                         "Year)", code="invalid_filter")
     return filters
+
+
+def parse_paging(value: dict) -> Paging:
+    """`limit` (1..100, default 20) and `offset` (default 0) of a body, or of query parameters (as digits)."""
+    limit = _count(value.get("limit", LIST_LIMIT), "limit", 1, MAX_LIST_LIMIT)
+    return Paging(limit, _count(value.get("offset", 0), "offset", 0, MAX_OFFSET))
+
+
+def _count(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+        value = int(value)  # a query parameter
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"'{name}' must be an integer from {low} to {high}", code=f"invalid_{name}")
+    return value
 
 
 def _check_object(body: object) -> None:

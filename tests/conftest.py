@@ -48,7 +48,9 @@ def milvus_service(config, service, tmp_path_factory):
     from qa.service import QAService
 
     uri = str(tmp_path_factory.mktemp("milvus-in-process") / "archive.db")
-    return QAService(replace(config, store="milvus", milvus_uri=uri), progress=False)
+    milvus = QAService(replace(config, store="milvus", milvus_uri=uri), progress=False)
+    yield milvus
+    milvus.close()
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,45 @@ def test_articles_list_and_detail(api_server):
     assert detail["id"] == articles[0]["id"] and detail["passages"]
 
 
+def test_articles_come_a_page_at_a_time(api_server):
+    """/api/articles: at most `limit` (default 20), the total, and the next page's offset until the last page."""
+    first = requests.get(api_server + "/api/articles", timeout=10).json()
+    assert len(first["articles"]) == first["limit"] == 20 and first["offset"] == 0
+    seen, offset = [], 0
+    for _ in range(first["total"]):  # bounded: at most one page per article
+        page = requests.get(api_server + "/api/articles", params={"limit": 7, "offset": offset}, timeout=10).json()
+        assert len(page["articles"]) <= 7 and page["total"] == first["total"]
+        seen += [a["id"] for a in page["articles"]]
+        if page["next_offset"] is None:
+            break
+        offset = page["next_offset"]
+    assert len(seen) == len(set(seen)) == first["total"]
+    assert seen[:20] == [a["id"] for a in first["articles"]], "page order, the same on every page"
+
+
+@pytest.mark.parametrize("params, code", [({"limit": 0}, "invalid_limit"), ({"limit": 101}, "invalid_limit"),
+                                          ({"limit": "x"}, "invalid_limit"), ({"offset": -1}, "invalid_offset"),
+                                          ({"offset": "1e3"}, "invalid_offset")])
+def test_a_bad_page_gets_a_400(api_server, params, code):
+    reply = requests.get(api_server + "/api/articles", params=params, timeout=10)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == code
+    body = {"question": "冉红政写了哪些报道？"} | params
+    reply = requests.post(api_server + "/api/ask", json=body, timeout=30)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == code
+
+
+def test_a_list_answer_is_paged_by_limit_and_offset(api_server):
+    question = {"question": "冉红政写了哪些报道？"}
+    whole = requests.post(api_server + "/api/ask", json=question, timeout=30).json()["answer"]
+    assert whole["total"] == len(whole["items"]) >= 3 and whole["next_offset"] is None
+    page = requests.post(api_server + "/api/ask", json=question | {"limit": 2, "offset": 1}, timeout=30).json()["answer"]
+    assert page["items"] == whole["items"][1:3] and page["total"] == whole["total"] and page["next_offset"] == 3
+    assert page["text"].startswith(f"共{whole['total']}篇，第2–3篇：")
+    chat = requests.post(api_server + "/api/chat", json={"messages": [{"role": "user", "content": question["question"]}],
+                                                          "limit": 2}, timeout=30).json()
+    assert chat["reply"].startswith(f"共{whole['total']}篇报道，这里是第1–2篇：\n\n1. 《")
+
+
 def test_health_reports_index(api_server):
     body = requests.get(api_server + "/api/health", timeout=10).json()
     assert body["ready"] is True

@@ -3,6 +3,7 @@ the printed byline, date or headline, lists complete; the eval set of such quest
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from qa.answers import archive, kinds
 from qa.conversation import Chat
 from qa.eval import archive_summary, evaluate, read_items
 from qa.ingest.normalize import normalise
+from qa.storage.filters import Paging, day_key
 from qa.validate import parse_filters
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -108,6 +110,26 @@ def test_byline_answers_cite_the_printed_byline_never_the_body(service):
         assert all(name in answer["text"] for name in (*article.reporters, *article.correspondents))
 
 
+def test_a_byline_printed_in_two_places_is_cited_whole(service):
+    """A byline line and a credit further on (here: one placed 300 characters after it): the citation runs from the
+    first to the last and its text holds both as printed, not only the first and its neighbours."""
+    article = next(a for a in service.index.records.corpus.articles.values() if len(a.byline_spans) == 2)
+    raw = service.index.records.corpus.pages[article.page]
+    far = (article.byline_spans[-1][1] + 300, article.byline_spans[-1][1] + 306)
+    credited = dataclasses.replace(article, byline_spans=(*article.byline_spans, far))
+    cited = archive.field(credited, "byline", raw)
+    assert (cited.start, cited.end) == (article.byline_spans[0][0], far[1])
+    assert cited.text == normalise(raw[article.byline_spans[0][0]:article.byline_spans[1][1]]) + " … " + normalise(
+        raw[far[0]:far[1]])
+    whole = archive.field(article, "byline", raw)
+    assert whole.text == normalise(raw[whole.start:whole.end]), "adjacent bylines: one piece, as printed"
+
+
+def test_a_list_by_a_date_in_chinese_numerals(service):
+    by_digits = service.ask("12月20日有哪些报道？")["answer"]["items"]
+    assert service.ask("十二月二十日有哪些报道？")["answer"]["items"] == by_digits and by_digits
+
+
 def test_record_fields_are_cited_by_raw_offsets(api_server, service):
     for article in list(service.index.records.corpus.articles.values())[:8]:
         for name in archive.FIELDS:
@@ -134,9 +156,22 @@ def test_list_answers_are_every_matching_article_each_cited(api_server, service)
         assert item["citation"] == item["article"]["id"] + "-headline"
 
 
-def test_overview_lists_the_whole_archive_or_the_filtered_page(service):
-    everything = service.ask("这期报纸讲了哪些事？")["answer"]["items"]
-    assert [i["article"]["id"] for i in everything] == list(service.index.records.corpus.articles)
+def test_overview_lists_the_newest_a_page_at_a_time_or_the_filtered_page(service):
+    """No topic and no filter: the count and the newest articles first (a page of them, not the whole archive);
+    the pages together are the archive, each article once."""
+    articles = service.index.records.corpus.articles
+    first = service.ask("这期报纸讲了哪些事？")["answer"]
+    assert first["total"] == len(articles) and len(first["items"]) == first["limit"] == 20 < len(articles)
+    assert first["text"].startswith(f"共{len(articles)}篇，第1–20篇：")
+    listed = [i["article"]["id"] for i in first["items"]]
+    rest = service.ask("这期报纸讲了哪些事？", paging=Paging(20, first["next_offset"]))["answer"]
+    assert rest["next_offset"] is None and len(rest["items"]) == len(articles) - 20
+    listed += [i["article"]["id"] for i in rest["items"]]
+    assert sorted(listed) == sorted(articles)
+    keys = [day_key(articles[a]) for a in listed]
+    assert keys == sorted(keys, reverse=True), "newest first"
+    past = service.ask("这期报纸讲了哪些事？", paging=Paging(20, 100))["answer"]
+    assert past["items"] == [] and past["total"] == len(articles) and past["next_offset"] is None
     page = "002_d1b9c29a276e9447.txt"
     reply = service.ask("这一版有哪些报道？", filters=parse_filters({"page": page}))
     assert {i["article"]["page"] for i in reply["answer"]["items"]} == {page}

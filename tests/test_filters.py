@@ -12,6 +12,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qa.errors import BadRequest
 from qa.storage.ann import EXACT_WITHIN, FaissFlat, FaissHNSW, FaissIVF
 from qa.storage.filters import NO_MATCH, Day, Filters, people
 from qa.validate import parse_filters
@@ -25,6 +26,7 @@ SEED_FILTERS = [
     {"date_from": "12-20"},
     {"date_from": "12-17", "date_to": "12-20"},
     {"date_to": "2021-12-16"},  # a year against pages that print none: month and day are compared
+    {"date_from": "12-20", "date_to": "06-08"},  # no year, across New Year: December's end and January to June 8
     {"page": "001_617c6fe821920274.txt", "date_from": "12-16"},
     {"reporter": "王不存在"},
     {"page": "999_missing.txt"},
@@ -60,6 +62,20 @@ def test_days_compare_on_month_and_day_without_a_year(service):
     assert since.matches(article), "no year on the page: month and day decide"
     assert not since.matches(dated), "both years known: the year decides"
     assert not since.matches(dataclasses.replace(article, day=None)), "no printed date never passes"
+
+
+def test_a_range_without_years_may_run_across_new_year(service):
+    """12-20 to 01-05 without years: late December and early January pass, the months between do not; with both
+    years given, the same order is refused."""
+    article = next(a for a in service.index.records.corpus.articles.values() if a.day == "--12-21")
+    holidays = parse_filters({"date_from": "12-20", "date_to": "01-05"})
+    assert holidays.wraps and holidays.matches(article)
+    assert holidays.matches(dataclasses.replace(article, day="--01-03"))
+    assert not holidays.matches(dataclasses.replace(article, day="--06-08"))
+    assert not holidays.matches(dataclasses.replace(article, day="--12-19"))
+    assert not parse_filters({"date_from": "01-05", "date_to": "12-20"}).wraps
+    with pytest.raises(BadRequest):
+        parse_filters({"date_from": "2021-12-20", "date_to": "2021-01-05"})
 
 
 @pytest.mark.parametrize("given", SEED_FILTERS, ids=json.dumps)
@@ -136,7 +152,8 @@ def test_a_filter_that_matches_nothing_is_an_empty_result_not_an_error(api_serve
     body = reply.json()
     assert body["answer"] is None and body["passages"] == [] and body["message"] == NO_MATCH
     listed = requests.get(api_server + "/api/articles", params={"reporter": "王不存在"}, timeout=10).json()
-    assert listed == {"articles": [], "filters": {"reporter": "王不存在"}, "message": NO_MATCH}
+    assert listed == {"articles": [], "total": 0, "offset": 0, "limit": 20, "next_offset": None,
+                      "filters": {"reporter": "王不存在"}, "message": NO_MATCH}
 
 
 def test_articles_route_filters_by_query_parameters(api_server, service):
@@ -148,7 +165,7 @@ def test_articles_route_filters_by_query_parameters(api_server, service):
 
 @pytest.mark.parametrize("filters, bad", [
     ({"date_from": "2021/12/20"}, "date_from"), ({"date_from": "12-32"}, "date_from"),
-    ({"date_from": "12-21", "date_to": "12-20"}, "after"), ({"page": 3}, "page"), ({"reporter": ""}, "reporter"),
+    ({"date_from": "2021-12-21", "date_to": "2021-12-20"}, "after"), ({"page": 3}, "page"), ({"reporter": ""}, "reporter"),
     ({"author": "冉红政"}, "author"), ("冉红政", "object"), ({"reporter": "冉\u0000红政"}, "control"),
 ])
 def test_malformed_filters_get_400_with_a_stable_code(api_server, filters, bad):

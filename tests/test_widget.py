@@ -268,7 +268,7 @@ def test_list_answer_renders_cited_items(open_tab, live_server):
     bubble = tab.widget(".msg.bot .bubble")
     items = bubble.locator("ol.items > li")
     expect(items).to_have_count(len(answer["items"]))
-    assert bubble.inner_text().startswith(f"共{len(answer['items'])}篇报道：")
+    assert bubble.inner_text().startswith(f"共{answer['total']}篇报道：")
     assert "1. 《" not in bubble.inner_text(), "the reply's numbered lines are the <ol>, not text too"
     for li, item in zip(items.all(), answer["items"]):
         assert item["title"] in li.inner_text() and item["article"]["page"] in li.inner_text()
@@ -282,6 +282,28 @@ def test_list_answer_renders_cited_items(open_tab, live_server):
     assert tab.active() == "back"
     tab.page.keyboard.press("Escape")
     assert "item" in tab.active(), "closing the viewer gives the focus back to the item"
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_a_long_list_comes_a_page_at_a_time_with_more(open_tab, live_server):
+    """A list longer than a page: the first page, and "更多…" appends the next pages until the whole list is shown."""
+    question = "这期报纸讲了哪些事？"
+    tab = open_tab(live_server + "/")
+    tab.ask(question)
+    first = requests.post(live_server + "/api/ask", json={"question": question}, timeout=60).json()["answer"]
+    assert first["next_offset"] == first["limit"] < first["total"]
+    items = tab.widget(".msg.bot .bubble ol.items > li")
+    expect(items).to_have_count(first["limit"])
+    for _ in range(first["total"]):  # bounded: one click a page
+        more = tab.widget(".msg.bot .bubble button.more")
+        if not more.count():
+            break
+        shown_before = items.count()
+        more.click()
+        expect(items).not_to_have_count(shown_before, timeout=WAIT_MS)
+    expect(items).to_have_count(first["total"])
+    every = requests.get(live_server + "/api/articles", params={"limit": 100}, timeout=10).json()["articles"]
+    assert first["total"] == len(every) == len({li.inner_text() for li in items.all()}), "every article, once each"
     assert tab.errors == [] and tab.dialogs == []
 
 

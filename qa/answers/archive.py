@@ -4,13 +4,16 @@ recognised from the question and answered from the parsed article records, every
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.answers.kinds import BYLINE, DATE, FACT, PAGE, topic_phrases
+from qa.answers.kinds import BYLINE, DATE, FACT, LIST, PAGE, topic_phrases
+from qa.errors import StoreUnavailable, quoted
+from qa.ingest import dates
 from qa.ingest.documents import Article
 from qa.ingest.normalize import normalise
 from qa.language.tokenize import Tokenizer
-from qa.storage.filters import Filters
+from qa.storage.filters import Filters, Paging
 from qa.storage.records import Records
 
 FIELDS = ("headline", "byline", "date")  # the cited parts of a record: citation ids "<article id>-<field>"
@@ -51,16 +54,50 @@ class Field:
 
 
 def field(article: Article, name: str, raw: str) -> Field | None:
-    """The record's field `name` where the page prints it (None when it does not: no byline, no date)."""
+    """The record's field `name` where the page prints it (None when it does not: no byline, no date). A byline
+    printed in several places (the reporters' line, a photo credit further on) is cited whole: its offsets run from
+    the first to the last, its text is each piece as printed, joined by " … " where they are apart."""
     spans = {"headline": [article.headline_span] if article.headline_span else [],
              "byline": list(article.byline_spans), "date": [article.date_span] if article.date_span else []}[name]
     if not spans:
         return None
-    start, end = spans[0]
+    pieces = [list(spans[0])]
     for a, b in spans[1:]:
-        if a - end <= ADJACENT_CHARS:  # a byline over two lines ("记者 …" / "通讯员 …") is cited whole
-            end = b
-    return Field(article, name, normalise(raw[start:end]), start, end)
+        if a - pieces[-1][1] <= ADJACENT_CHARS:  # a byline over two lines ("记者 …" / "通讯员 …") is one piece
+            pieces[-1][1] = max(pieces[-1][1], b)
+        else:
+            pieces.append([a, b])
+    text = " … ".join(normalise(raw[a:b]) for a, b in pieces)
+    return Field(article, name, text, pieces[0][0], pieces[-1][1])
+
+
+def summary(article: Article) -> dict:
+    """An article as replies list it (the record without its body)."""
+    return {"id": article.id, "title": article.headline, "kicker": article.kicker, "date": article.date,
+            "day": article.day, "reporters": list(article.reporters), "correspondents": list(article.correspondents),
+            "photographers": list(article.photographers), "page": article.page}
+
+
+def list_answer(records: Records, total: int, listed: list[Article], paging: Paging,
+                first_passage: Callable[[str], str]) -> dict:
+    """A list answer: one page of articles (`listed`, of `total`), each citing its printed headline (or, where the
+    headline's offsets cannot be told exactly, `first_passage(article id)`); their pages read in one go."""
+    pages = records.pages([article.page for article in listed])
+    items = []
+    for article in listed:
+        if article.page not in pages:
+            raise StoreUnavailable(f"the archive changed while this request read it ({quoted(article.page)} is "
+                                   f"gone): try again")
+        cited = field(article, "headline", pages[article.page])
+        items.append({"title": article.headline, "citation": cited.citation if cited else first_passage(article.id),
+                      "span": {"start": cited.start, "end": cited.end} if cited else None,
+                      "article": summary(article)})
+    first = paging.offset + 1
+    part = f"，第{first}–{first + len(items) - 1}篇" if items and len(items) < total else ""
+    text = f"共{total}篇{part}：" + "；".join(f"《{item['title']}》" for item in items) if items else f"共{total}篇。"
+    return {"kind": LIST, "text": text, "items": items, "confidence": 1.0, "support": 1.0,
+            "citation": items[0]["citation"] if items else None,
+            "page": items[0]["article"]["page"] if items else None} | paging.to_json(total)
 
 
 def reading(article: Article, kind: str) -> str:
@@ -80,6 +117,15 @@ def page_text(article: Article) -> str:
     return f"《{article.headline}》{kicker}，{article.page}"
 
 
+def _arabic_date(phrase: str) -> str:
+    """"十二月二十日" as the seeds print dates, "12月20日" (a date in any other form, or no date, stays)."""
+    match = dates.DATE.fullmatch(phrase)
+    if not match or not match["cmonth"]:
+        return phrase
+    year, month, day = dates.numbers(match)
+    return f"{year}年{month}月{day}日" if year else f"{month}月{day}日"
+
+
 class Topics:
     """Which articles of an index a list question's topic names (in the headline, kicker, body, bylines or printed
     date), most prominent first: the headline or kicker naming it before the body, then more mentions, then page
@@ -90,19 +136,22 @@ class Topics:
 
     def topic(self, question: str) -> list[str]:
         """The topic's phrases: the question without its list frame ("中原区有什么新闻？" -> ["中原区"])."""
-        phrases = (self.tokenizer.prepare(p) for p in topic_phrases(question, self.tokenizer))
+        phrases = (self.tokenizer.prepare(_arabic_date(p)) for p in topic_phrases(question, self.tokenizer))
         return [p for p in phrases if re.search(r"\w", p) and not _POINTER.match(p)]
 
-    def listed(self, question: str, filters: Filters) -> list[Article]:
-        """The articles the filters pass that print every phrase of the question's topic (quotes and blanks aside:
-        "亮赛比活动" is in “亮赛比”活动)."""
+    def listed(self, question: str, filters: Filters, paging: Paging) -> tuple[int, list[Article]]:
+        """How many articles the filters pass that print every phrase of the question's topic (quotes and blanks
+        aside: "亮赛比活动" is in “亮赛比”活动), and one page of them. A question with no topic lists the filtered
+        articles in page order, or, with no filter either, the archive's newest first: its cost is one page's."""
         phrases = [word for p in self.topic(question) for word in self._printed(p, filters)]
+        if not phrases:
+            return self.records.listing(filters, paging, newest=not filters)
         ranked = []
         for order, (article, title, text) in enumerate(self.records.texts(filters, phrases, self.tokenizer.prepare)):
             in_title = all(p in title for p in phrases)
             mentions = sum(text.count(p) for p in phrases)
             ranked.append((not in_title, -mentions, order, article))
-        return [a for *_, a in sorted(ranked, key=lambda r: r[:3])]
+        return len(ranked), [a for *_, a in paging.of(sorted(ranked, key=lambda r: r[:3]))]
 
     def _printed(self, phrase: str, filters: Filters) -> list[str]:
         """A phrase no article prints ("帮我找西藏"): its nouns instead, when there are any ("西藏"); a topic the

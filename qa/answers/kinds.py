@@ -1,5 +1,7 @@
 """The answer kind a question asks for, read from its structure over jieba's tokens: what the question word
-asks about and which verb it goes with, never a word that merely appears in the question."""
+asks about and which verb it goes with, never a word that merely appears in the question. Rules, not a trained
+classifier: benchmarks/kinds.py counts their misfires on the public QA sets (all facts) and their hits on the
+archive-question sets written without reading them (BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -34,8 +36,8 @@ NEWS_WRITE = frozenset("报道 报导 采写 跑 供稿 署 署名 撰稿".split
 # Asked of books, films and photos too: these count only with a report named (or a photo: "谁拍的这组照片").
 WRITE = frozenset("写 撰写 编写 执笔 写作 所写 写成 写下 出自 采访 拍 拍摄 摄".split())
 PHOTOS = frozenset("照片 图片 组图 图".split())
-# What a list question's reports may do after their noun: "哪些报道提到了…", "哪些稿子出自…".
 KIND_OF = frozenset("类型 种类 类 哪类 样 什么样 形式".split())  # "什么类型的新闻" asks a kind, not which reports
+# What a list question's reports may do after their noun: "哪些报道提到了…", "哪些稿子出自…".
 LISTING = frozenset("提到 提及 提 讲 讲到 讲述 说 说到 谈 谈到 写 写到 涉及 出现 报道 关于 有关 相关 出自 介绍 记录 收 收了 "
                     "反映 聚焦 署名 参与 登 刊登 发表 刊发 是 有 里 中 上 都 分别 一共 共".split())
 LIST_VERBS = frozenset("列出 列出来 列一下 列举 列 罗列".split())  # "列出…的报道" asks a list without a question word
@@ -47,6 +49,11 @@ FUNCTION = frozenset("的 了 过 着 吗 呢 啊 呀 吧 是 有 在 为 于 �
                      "之 所 被 把 将 给 请问 请 上 里 中 内 “ ” \" ' ‘ ’ 《 》 「 」 ( ) （ ） · 、".split())
 COPULAS = frozenset("是 有 在 为 于 由 叫 都 分别 一共 共 总共 到底 究竟 也 还".split())
 CLAUSE_ENDS = frozenset(",，。.?？!！;；:：")
+# Everything that frames an archive question rather than naming its topic.
+FRAME_WORDS = (REPORTS | PAPERS | ROLES | DATE_FIELDS | TITLE_FIELDS | PRESS | PUBLISH | NEWS_WRITE | WRITE | LISTING
+               | LIST_VERBS | BYLINE_TAILS | TIME_POINTERS
+               | frozenset("时间 事 事情 内容 所有 全部 一下 帮 我 找 找找 给 关于 跟 和 与 同 及 方面 之类 相关 有关 涉及 参加 "
+                           "有没有 列出来 之 手 到".split()))
 
 PERSON, TIME, EDITION, WHICH, COUNT, PLACE = "person", "time", "edition", "which", "count", "place"
 NUMBER = "number"  # "几分钟", "多少人": a quantity of something, always a fact
@@ -102,7 +109,7 @@ def topic_phrases(question: str, tokenizer: Tokenizer) -> list[str]:
     tokens = _tokens(question, tokenizer)
     phrases, run = [], []
     skip = False
-    for i, (word, flag) in enumerate(tokens):
+    for i, (word, _) in enumerate(tokens):
         if word in QUOTES:
             continue
         pair = (tokens[i - 1][0], word) in _PAIRS if i else False
@@ -120,11 +127,6 @@ def topic_phrases(question: str, tokenizer: Tokenizer) -> list[str]:
 
 def _tokens(question: str, tokenizer: Tokenizer) -> list[Token]:
     return [(w, f) for w, f in tokenizer.tagged(tokenizer.simplified(normalise(question))) if w.strip()]
-
-
-FRAME_WORDS = (REPORTS | PAPERS | ROLES | DATE_FIELDS | TITLE_FIELDS | PRESS | PUBLISH | NEWS_WRITE | WRITE | LISTING
-               | LIST_VERBS | BYLINE_TAILS | frozenset("时间 事 事情 内容 所有 全部 一下 帮 我 找 找找 给 关于 跟 和 与 同 及 "
-                                                       "方面 之类 相关 有关 涉及 参加 有没有 列出来 之 手 到".split()) | TIME_POINTERS)
 
 
 def _clauses(tokens: list[Token]) -> list[list[Token]]:
@@ -335,4 +337,4 @@ def _person_wrote(left: list[Token]) -> bool:
     words = [(w, f) for w, f in left if w not in ("都", "也", "还", "又", "了", "过", "一共")]
     if len(words) < 2 or words[-1][0] not in NEWS_WRITE | WRITE:
         return False
-    return all(f.startswith("nr") or w in ROLES or w in POINTERS or w in ("这位", "那位") for w, f in words[:-1])
+    return all(f.startswith("nr") or w in ROLES or w in POINTERS for w, f in words[:-1])

@@ -88,6 +88,8 @@
     mark.likely { font-weight: 600; }
     .items { margin: 6px 0 0; padding-left: 1.8em; white-space: normal; }
     .items li { margin: 0 0 4px; }
+    .more { margin: 2px 0 0 1.8em; padding: 2px 8px; border: 1px solid #1a56db; border-radius: 4px; background: #fff;
+            color: #1a56db; font: inherit; cursor: pointer; }
     .item { padding: 0; border: 0; background: none; color: #1a56db; text-align: left; white-space: normal;
             overflow-wrap: anywhere; }
     .item:hover .item-title { text-decoration: underline; }
@@ -115,6 +117,7 @@
     item: (title, page) => `查看原文：《${title}》${page ? `，${page}` : ""}`,
     ref: (n) => `来源 ${n}`,
     untitled: "（无标题）",
+    more: (shown, total) => `更多…（已显示 ${shown} / ${total} 篇）`,
     down: "无法连接到问答服务，请稍后再试。",
     failed: (status, message) => `问答服务出错（${status}）：${message}`,
     broken: "回答中断了，请重试。",
@@ -350,6 +353,7 @@
   function finish(turn, body) {
     turn.answer = body.answer || null;
     turn.refused = !turn.answer;
+    turn.standalone = body.standalone_question || turn.question;
     turn.passages = body.passages || [];
     const text = body.reply || body.message || "";
     if (turn.answer && turn.answer.kind === "list") showList(turn, text);
@@ -383,18 +387,46 @@
     const [head, ...rest] = text.split("\n\n").filter((paragraph) => !numbered(paragraph));
     turn.text = text;
     turn.bubble.classList.remove("pending");
-    const items = turn.answer.items.map((item) => {
-      const title = item.title || TEXT.untitled;
-      const page = (item.article && item.article.page) || "";
-      return el("li", {}, el("button", {
-        class: "item", type: "button", "aria-label": TEXT.item(title, page),
-        onclick: (event) => openItem(item, event.currentTarget),
-      }, el("span", { class: "item-title", text: `《${title}》` }),
-      page ? el("span", { class: "item-page", text: page }) : ""));
-    });
-    turn.bubble.replaceChildren(...withRefs(turn, head || ""), el("ol", { class: "items" }, ...items),
+    const list = el("ol", { class: "items" }, ...turn.answer.items.map(listItem));
+    turn.bubble.replaceChildren(...withRefs(turn, head || ""), list, moreButton(turn, turn.answer, list),
       ...rest.map((paragraph) => el("span", { class: "others" }, ...withRefs(turn, paragraph))));
     scrollToEnd();
+  }
+
+  function listItem(item) {
+    const title = item.title || TEXT.untitled;
+    const page = (item.article && item.article.page) || "";
+    return el("li", {}, el("button", {
+      class: "item", type: "button", "aria-label": TEXT.item(title, page),
+      onclick: (event) => openItem(item, event.currentTarget),
+    }, el("span", { class: "item-title", text: `《${title}》` }),
+    page ? el("span", { class: "item-page", text: page }) : ""));
+  }
+
+  // A long list comes a page at a time: "更多…" asks /api/ask for the next page of the same (standalone) question
+  // and appends its items; it goes away at the last page.
+  function moreButton(turn, page, list) {
+    if (page.next_offset == null) return "";
+    const button = el("button", { class: "more", type: "button",
+      text: TEXT.more(page.offset + page.items.length, page.total) });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const response = await fetch(`${API}/api/ask`, {
+          method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ question: turn.standalone, offset: page.next_offset, limit: page.limit }),
+        });
+        if (!response.ok) throw await errorOf(response);
+        const next = (await response.json()).answer;
+        if (!next || next.kind !== "list") throw new ServerError(0, TEXT.broken);
+        list.append(...next.items.map(listItem));
+        button.replaceWith(moreButton(turn, next, list));
+      } catch (error) {
+        button.disabled = false;
+        button.title = error.message || TEXT.broken;
+      }
+    });
+    return button;
   }
 
   // A piece of the reply as text, each [n] marker that names a passage turned into a button opening that source.

@@ -16,9 +16,11 @@ if TYPE_CHECKING:  # annotations only: a store module imports these itself
 
 
 class Follower(Protocol):
-    """Keeps a server on the newest index that other processes wrote (a shared store)."""
+    """Keeps a server on the newest index that other processes wrote (a shared store), off the request path."""
 
-    def newer(self, index: Index) -> Index | None: ...
+    def start(self, served: Callable[[], Index], swap: Callable[[Index], None]) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Backend(ABC):
@@ -40,7 +42,7 @@ class Backend(ABC):
         """The index to serve: loaded, or built when there is none (or it is stale, where the store can tell)."""
 
     @abstractmethod
-    def library(self, config: Config, build: Callable[[dict[str, bytes | None]], Index],
+    def library(self, config: Config, build: Callable[..., Index],
                 publish: Callable[[Index], None]) -> Library:
         """The archive's pages as updates change them (qa.storage.library)."""
 

@@ -332,7 +332,7 @@ class EmbeddedBackend(Backend):
     def load_or_build(self, config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
         return load_or_build(config, encoder, tokenizer, progress)
 
-    def library(self, config: Config, build: Callable[[dict[str, bytes | None]], Index],
+    def library(self, config: Config, build: Callable[..., Index],
                 publish: Callable[[Index], None]) -> Library:
         return Library(config, build, publish)
 

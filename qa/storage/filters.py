@@ -58,6 +58,13 @@ class Filters:
     def __bool__(self) -> bool:
         return any(getattr(self, name) is not None for name in FIELDS)
 
+    @property
+    def wraps(self) -> bool:
+        """A range without years that runs across New Year (12-20 to 01-05): the days from the first to the end
+        of December and from January to the last."""
+        low, high = self.date_from, self.date_to
+        return bool(low and high and not (low.year and high.year) and low.month_day > high.month_day)
+
     def matches(self, article: Article) -> bool:
         if self.article is not None and article.id != self.article:
             return False
@@ -68,7 +75,7 @@ class Filters:
         if self.date_from is None and self.date_to is None:
             return True
         day = Day.parse(article.day) if article.day else None
-        return day is not None and _within(day, self.date_from, self.date_to)
+        return day is not None and _within(day, self.date_from, self.date_to, self.wraps)
 
     def to_json(self) -> dict:
         """The filters as a request gives them (only those set)."""
@@ -81,8 +88,9 @@ def people(article: Article) -> tuple[str, ...]:
     return article.reporters + article.correspondents + article.photographers
 
 
-def _within(day: Day, low: Day | None, high: Day | None) -> bool:
-    return (low is None or compare(day, low) >= 0) and (high is None or compare(day, high) <= 0)
+def _within(day: Day, low: Day | None, high: Day | None, wraps: bool = False) -> bool:
+    after, before = low is None or compare(day, low) >= 0, high is None or compare(day, high) <= 0
+    return (after or before) if wraps else (after and before)
 
 
 def compare(a: Day, b: Day) -> int:
@@ -94,6 +102,34 @@ def compare(a: Day, b: Day) -> int:
 
 def day_text(day: Day) -> str:
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}" if day.year else f"{day.month:02d}-{day.day:02d}"
+
+
+def day_key(article: Article) -> int:
+    """An article's printed day as one sortable number, year × 10000 + MMDD (0 without a date; a year-less
+    date sorts by month and day below every date with a year)."""
+    day = Day.parse(article.day) if article.day else None
+    return (day.year or 0) * 10000 + day.month_day if day else 0
+
+
+LIST_LIMIT, MAX_LIST_LIMIT = 20, 100  # items of a list answer or of /api/articles a request gets at most
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which part of a long list a request reads: `limit` items from `offset` (list answers, /api/articles)."""
+
+    limit: int = LIST_LIMIT
+    offset: int = 0
+
+    def of(self, items: list) -> list:
+        return items[self.offset : self.offset + self.limit]
+
+    def to_json(self, total: int) -> dict:
+        """The page's place in the whole list: the total, this page's bounds and the next page's offset (null at
+        the end)."""
+        following = self.offset + self.limit
+        return {"total": total, "offset": self.offset, "limit": self.limit,
+                "next_offset": following if following < total else None}
 
 
 class Selection(NamedTuple):
@@ -146,9 +182,9 @@ class ArticleTable:
                 keep &= selected
         if filters.date_from or filters.date_to:
             keep &= self.month_day > 0
-            for bound, sign in ((filters.date_from, 1), (filters.date_to, -1)):
-                if bound is not None:
-                    keep &= self._compare(bound) * sign >= 0
+            sides = [self._compare(bound) * sign >= 0 for bound, sign in ((filters.date_from, 1), (filters.date_to, -1))
+                     if bound is not None]
+            keep &= (sides[0] | sides[1]) if filters.wraps else np.logical_and.reduce(sides)
         return keep[self.chunk_article]
 
     def _one(self, article: str | None) -> np.ndarray | None:

@@ -83,8 +83,9 @@ class Library:
     A build that fails puts the page files back as they were, so folder and index agree again.
     """
 
-    def __init__(self, config: Config, build: Callable[[dict[str, bytes | None]], Index],
-                 publish: Callable[[Index], None] = lambda _: None):
+    def __init__(self, config: Config, build: Callable[..., Index], publish: Callable[[Index], None] = lambda _: None):
+        """`build(changes, **reused)`: the backend's build of these changes; `reused` is what a library hands on to
+        it (a shared store's open collections)."""
         self.config, self.folder, self.build, self.publish = config, config.seeds_dir, build, publish
         self._lock = threading.Lock()  # this process's updates, in turn
         self._file_lock = FileLock(config.index_dir.with_name(f".{config.index_dir.name}.lock"))  # other processes'
@@ -138,13 +139,17 @@ class Library:
         """Write (bytes) or remove (None) pages, rebuild, publish; a failure puts the pages back as they were."""
         previous = self._write(changes)
         try:
-            index = self.build(changes)
+            index = self._build(changes)
             self.publish(index)
         except BaseException:
             log.error("the update of %s failed: the pages are put back as they were", sorted(changes) or "nothing")
             self._write(previous)
             raise
         return index
+
+    def _build(self, changes: dict[str, bytes | None]) -> Index:
+        """The index after the changes (a shared store's library passes its own connection along)."""
+        return self.build(changes)
 
     def _write(self, changes: dict[str, bytes | None]) -> dict[str, bytes | None]:
         """Write or remove page files; what they were before."""

@@ -16,7 +16,7 @@ from cachetools import LRUCache
 
 from qa.ingest.documents import Article, Chunk
 from qa.storage.columns import ChunkColumns, TypeColumns
-from qa.storage.filters import ArticleTable, Filters, Selection, people
+from qa.storage.filters import ArticleTable, Filters, Paging, Selection, day_key, people
 
 _QUOTES = re.compile(r"[\s“”\"'‘’《》「」]")  # left out of the texts a list topic is matched against
 
@@ -124,9 +124,21 @@ class Records(ABC):
     def articles(self, filters: Filters = Filters()) -> list[Article]:
         """Every article the filters pass, in page order (summaries: the body may be left out)."""
 
+    def listing(self, filters: Filters, paging: Paging, newest: bool = False) -> tuple[int, list[Article]]:
+        """How many articles the filters pass, and the summaries of one page of them: in page order, or newest
+        first (by printed day, then page order)."""
+        articles = self.articles(filters)
+        if newest:
+            articles = sorted(articles, key=lambda a: -day_key(a))
+        return len(articles), paging.of(articles)
+
     @abstractmethod
     def page(self, name: str) -> str | None:
         """A page file's raw text; None when the archive holds no such page."""
+
+    def pages(self, names: Sequence[str]) -> dict[str, str]:
+        """The raw texts of these pages (those the archive holds), read together."""
+        return {name: text for name in dict.fromkeys(names) if (text := self.page(name)) is not None}
 
     @abstractmethod
     def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
@@ -138,6 +150,11 @@ class Records(ABC):
     @abstractmethod
     def names(self) -> frozenset[str]:
         """`byline_names` of every article."""
+
+    def warm(self, prepare: Callable[[str], str]) -> None:
+        """Make now what list questions and the chat read (the names; where the store keeps them here, the texts
+        a list topic is matched against), when an index is loaded or followed, so that no request pays for it."""
+        self.names()
 
     def stats(self) -> dict | None:
         """How a store's caches of records fare (entries, hits, misses), for the health reply; None without."""
@@ -152,7 +169,7 @@ class CorpusRecords(Records):
             corpus.chunks = ChunkColumns(corpus.chunks)
         corpus.chunks.freeze()
         self.corpus, self.types = corpus, types if isinstance(types, TypeColumns) else TypeColumns(types)
-        self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made at the first list question
+        self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made by warm()
         self._lock = threading.Lock()
         _ = self.table, self._by_article  # made with the index, not by its first filtered or chat request
 
@@ -207,20 +224,25 @@ class CorpusRecords(Records):
 
     def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
               limit: int | None = None) -> list[tuple[Article, str, str]]:
-        found = []
+        found, texts = [], self._matchable(prepare)
         for article in self.articles(filters):
-            title, text = self._matchable(article.id, prepare)
+            title, text = texts[article.id]
             if all(p in text for p in printing):
                 found.append((article, title, text))
                 if limit is not None and len(found) >= limit:
                     break
         return found
 
-    def _matchable(self, article_id: str, prepare: Callable[[str], str]) -> tuple[str, str]:
-        with self._lock:  # made once (by the first list question), then kept for the index's life
+    def warm(self, prepare: Callable[[str], str]) -> None:
+        self.names()
+        self._matchable(prepare)
+
+    def _matchable(self, prepare: Callable[[str], str]) -> dict[str, tuple[str, str]]:
+        """Every article's `matchable` texts, made once (when the index is loaded: warm), then kept for its life."""
+        with self._lock:
             if self._texts is None:
                 self._texts = {a.id: matchable(a, prepare) for a in self.corpus.articles.values()}
-        return self._texts[article_id]
+            return self._texts
 
     @cached_property
     def _names(self) -> frozenset[str]:

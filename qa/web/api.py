@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from qa.validate import check_question, parse_filters
+from qa.validate import check_question, parse_filters, parse_paging
 from qa.web.helpers import json_body, service
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -12,8 +12,8 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 @blueprint.post("/ask")
 def ask():
-    question, top_k, filters = check_question(json_body())
-    return jsonify(service().ask(question, top_k, filters=filters))
+    question, top_k, filters, paging = check_question(json_body())
+    return jsonify(service().ask(question, top_k, filters=filters, paging=paging))
 
 
 @blueprint.get("/citations/<path:citation_id>")
@@ -23,9 +23,11 @@ def citation(citation_id: str):
 
 @blueprint.get("/articles")
 def articles():
-    """Every article, or those the query parameters (the filters of /api/ask) pass."""
+    """One page (`limit`, `offset`) of the articles the other query parameters (the filters of /api/ask) pass."""
     params = {name: values[0] if len(values) == 1 else values for name, values in request.args.lists()}
-    return jsonify(service().articles(parse_filters(params)))  # a repeated parameter is a list: refused
+    paging = parse_paging(params)  # a repeated parameter is a list: refused
+    filters = parse_filters({k: v for k, v in params.items() if k not in ("limit", "offset")})
+    return jsonify(service().articles(filters, paging))
 
 
 @blueprint.get("/articles/<path:article_id>")

@@ -13,8 +13,8 @@ blueprint = Blueprint("chat", __name__, url_prefix="/api")
 @blueprint.post("/chat")
 def converse():
     config = service().config
-    messages, top_k, stream, filters = check_chat(json_body(), config.chat_max_messages, config.chat_max_chars)
+    messages, top_k, stream, filters, paging = check_chat(json_body(), config.chat_max_messages, config.chat_max_chars)
     if not stream:
-        return jsonify(chat().reply(messages, top_k, filters))
-    events = (sse(data, name) for name, data in chat().events(messages, top_k, filters))
+        return jsonify(chat().reply(messages, top_k, filters, paging))
+    events = (sse(data, name) for name, data in chat().events(messages, top_k, filters, paging))
     return event_stream(stream_errors(events, lambda error: sse(error.to_json(), "error")))

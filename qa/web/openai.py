@@ -25,21 +25,21 @@ def models():
 def completions():
     config = service().config
     body = json_body()
-    messages, top_k, stream, filters = check_chat(_plain_messages(body), config.chat_max_messages,
+    messages, top_k, stream, filters, paging = check_chat(_plain_messages(body), config.chat_max_messages,
                                                   config.chat_max_chars, strict=False)
     if body.get("model") != config.model_name:
         raise NotFound(f"no model {quoted(str(body.get('model')))}; GET /v1/models lists the one there is: "
                        f"{config.model_name!r}", code="model_not_found")
     completion = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": config.model_name}
     if not stream:
-        reply = chat().reply(messages, top_k, filters)
+        reply = chat().reply(messages, top_k, filters, paging)
         return jsonify(completion | {
             "object": "chat.completion",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": reply["reply"]},
                          "finish_reason": "stop"}],
             "usage": _usage(messages, reply["reply"]),
         } | _extras(reply))
-    chunks = _chunks(completion | {"object": "chat.completion.chunk"}, chat().events(messages, top_k, filters))
+    chunks = _chunks(completion | {"object": "chat.completion.chunk"}, chat().events(messages, top_k, filters, paging))
     return event_stream(stream_errors(chunks, lambda error: sse(error.to_json())))
 
 

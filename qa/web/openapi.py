@@ -15,8 +15,8 @@ from flask import Blueprint, jsonify
 from qa.answers.kinds import KINDS, LIST
 from qa.config import Config
 from qa.storage.filters import FIELDS as FILTERS
-from qa.storage.filters import NO_MATCH
-from qa.validate import MAX_FILTER_CHARS, MAX_QUESTION_CHARS
+from qa.storage.filters import LIST_LIMIT, MAX_LIST_LIMIT, NO_MATCH
+from qa.validate import MAX_FILTER_CHARS, MAX_OFFSET, MAX_QUESTION_CHARS
 from qa.web.helpers import service
 
 blueprint = Blueprint("openapi", __name__)
@@ -26,11 +26,18 @@ STRING, INTEGER, NUMBER, BOOLEAN = ({"type": name} for name in ("string", "integ
 OFFSET = {"type": "integer", "minimum": 0}
 PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 TOP_K = {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "description": "Passages returned."}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": LIST_LIMIT,
+         "description": "Items of a list returned at most."}
+START = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0,
+         "description": "Items of a list skipped (a reply's `next_offset` asks for its next page)."}
+PAGING = {"total": {**INTEGER, "description": "Items in the whole list."}, "offset": OFFSET, "limit": INTEGER,
+          "next_offset": {"type": ["integer", "null"], "minimum": 0, "description": "The offset of the next page; null at the last."}}
 # The codes of a 400 on each JSON route (qa/validate.py); `bad_request`: any other malformed request.
 ASK_400 = ("invalid_json", "invalid_body", "invalid_question", "question_too_long", "invalid_top_k", "invalid_filter",
-           "unknown_field", "bad_request")
+           "invalid_limit", "invalid_offset", "unknown_field", "bad_request")
 OPENAI_400 = ("invalid_json", "invalid_body", "invalid_messages", "too_many_messages", "message_too_long",
-              "invalid_question", "question_too_long", "invalid_top_k", "invalid_stream", "invalid_filter", "bad_request")
+              "invalid_question", "question_too_long", "invalid_top_k", "invalid_stream", "invalid_filter",
+              "invalid_limit", "invalid_offset", "bad_request")
 CHAT_400 = (*OPENAI_400, "unknown_field")
 PAGE_400 = ("invalid_page_name", "unreadable_page", "empty_page", "bad_request")
 KEY_HEADERS = "`Authorization: Bearer <key>` or `X-API-Key: <key>`"
@@ -168,11 +175,15 @@ def _schemas(config: Config) -> dict:
             "kind": const(LIST),
             "text": {**STRING, "description": "The list in one line: `共N篇：《…》；《…》`."},
             "items": array(closed({"title": STRING, "citation": {**STRING, "description": "`<article id>-headline`."},
-                                   "span": nullable(ref("Span")), "article": ref("ArticleSummary")}), minItems=1),
+                                   "span": nullable(ref("Span")), "article": ref("ArticleSummary")}),
+                           maxItems=MAX_LIST_LIMIT, description="One page (`limit` from `offset`); empty past the end."),
             "confidence": PROBABILITY, "support": PROBABILITY,
-            "citation": {**STRING, "description": "The first item's citation."}, "page": STRING},
-            description="Every article that the filters pass and the question's topic names (in its headline, "
-                        "kicker, body, bylines or printed date), most prominent first; each item cites its headline."),
+            "citation": {**nullable(STRING), "description": "The first item's citation."}, "page": nullable(STRING),
+            **PAGING},
+            description="The articles that the filters pass and the question's topic names (in its headline, "
+                        "kicker, body, bylines or printed date), most prominent first, a page at a time (`limit`, "
+                        "`offset` of the request); with no topic, in page order, or the newest first when no filter "
+                        "narrows the archive. Each item cites its headline."),
         "FactAnswer": closed({
             "kind": {"enum": [k for k in KINDS if k != LIST]},
             "text": {**STRING, "description": "What to show: `span_text` when `span_confident`, else `sentence`; for "
@@ -195,7 +206,8 @@ def _schemas(config: Config) -> dict:
                            "score": NUMBER, "text": STRING,
                            "highlights": array(closed({"start": OFFSET, "end": OFFSET, "text": STRING})),
                            "article": ref("ArticleSummary"), "source": ref("Source")}),
-        "AskRequest": closed({"question": _question()}, {"top_k": TOP_K, "filters": ref("Filters")})
+        "AskRequest": closed({"question": _question()}, {"top_k": TOP_K, "filters": ref("Filters"), "limit": LIMIT,
+                                                         "offset": START})
         | {"examples": [{"question": "宣传活动一共制作了多少面展板？", "top_k": 2}]},
         "AskReply": closed(ask, refusal),
         "CitationReply": closed({
@@ -203,7 +215,7 @@ def _schemas(config: Config) -> dict:
             "passage": closed({"id": STRING, "text": STRING, "source": ref("Source")}),
             "paragraph": closed({"text": STRING, "source": ref("Source")}),
             "span": closed({"text": STRING, "raw": STRING, "start": OFFSET, "end": OFFSET})}),
-        "ArticleList": closed({"articles": array(ref("ArticleSummary"))},
+        "ArticleList": closed({"articles": array(ref("ArticleSummary"), maxItems=MAX_LIST_LIMIT), **PAGING},
                               {"filters": ref("Filters"), "message": {**STRING, "description": "When none passes."}}),
         "Health": closed({"ready": const(True),
                           "index": closed({"format_version": INTEGER, "store": {**STRING, "description": "The store's name (QA_STORE)."},
@@ -225,7 +237,7 @@ def _schemas(config: Config) -> dict:
                                description="The conversation so far, ending with the user's question (at most "
                                            f"{MAX_QUESTION_CHARS} characters, not only blanks).")},
             {"top_k": TOP_K, "stream": {**BOOLEAN, "default": False, "description": "Reply as Server-Sent Events."},
-             "filters": ref("Filters")})
+             "filters": ref("Filters"), "limit": LIMIT, "offset": START})
         | {"examples": [{"messages": [{"role": "user", "content": "莲湖街道拆除了多少平方米的棚亭杂屋？"},
                                       {"role": "assistant", "content": "拆除棚亭杂屋12间560平方米[1]"},
                                       {"role": "user", "content": "那“牛皮癣”清除了多少？"}]}]},
@@ -370,12 +382,14 @@ def _paths(config: Config) -> dict:
             _path_parameter("citation_id", "A passage id, a sentence id or an article field id (`-headline`, `-byline`, "
                                            "`-date`), as the replies give them.",
                             "002_d1b9c29a276e9447-a04-c02-s01"))},
-        "/api/articles": {"get": _get("Every article (summaries), in page order; the query parameters filter them "
-                                      "as /api/ask's filters do.",
-                                      _keyed({"200": json_reply("The articles.", ref("ArticleList")),
-                                              "400": error_reply("A malformed filter.", "invalid_filter")}),
-                                      parameters=[{"name": name, "in": "query", "required": False,
-                                                   "schema": schema} for name, schema in _filter_schemas().items()])},
+        "/api/articles": {"get": _get("The articles (summaries) in page order, a page at a time (`limit`, `offset`); "
+                                      "the other query parameters filter them as /api/ask's filters do.",
+                                      _keyed({"200": json_reply("One page of the articles.", ref("ArticleList")),
+                                              "400": error_reply("A malformed filter, limit or offset.",
+                                                                 "invalid_filter", "invalid_limit", "invalid_offset")}),
+                                      parameters=[{"name": name, "in": "query", "required": False, "schema": schema}
+                                                  for name, schema in (_filter_schemas()
+                                                                       | {"limit": LIMIT, "offset": START}).items()])},
         "/api/articles/{article_id}": {"get": _by_id(
             "One article with its body and passage ids.", "Article",
             _path_parameter("article_id", "An article id `<page stem>-aNN`.", "002_d1b9c29a276e9447-a04"))},

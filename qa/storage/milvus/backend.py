@@ -39,8 +39,12 @@ class SharedLibrary(Library):
 
     @functools.cached_property
     def collections(self) -> Collections:
-        """One client for the library's life (a client per call opened a connection per update)."""
+        """One client for the library's life, its updates included (a client per call opened a connection per
+        update)."""
         return Collections(self.config)
+
+    def _build(self, changes: dict[str, bytes | None]) -> Index:
+        return self.build(changes, collections=self.collections)
 
     def names(self) -> set[str]:
         return self.collections.page_names()  # the newest, whichever process wrote it
@@ -66,32 +70,46 @@ def _described(name: str, meta: dict, sha256: str, size: int) -> dict:
 
 
 class Follower:
-    """Notices the updates other processes make (the manifest's generation changes) and reads them: at most
-    one look every REFRESH_SECONDS, by one request thread at a time while the others go on. Collections
-    rebuilt with other settings or another model are not followed (logged): the server keeps what it has."""
+    """Keeps a server on the newest generation: a thread of its own looks at the manifest every REFRESH_SECONDS
+    and, when another process wrote a newer generation, loads it and hands it to the server's swap, so that no
+    request waits for a load (requests under way finish on the index they started with). Collections rebuilt
+    with other settings or another model are not followed (logged): the server keeps what it has."""
 
     def __init__(self, config: Config, client: MilvusClient, fingerprint: str):
         self.collections, self.fingerprint = Collections(config, client), fingerprint
-        self._checked = time.monotonic()
-        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def newer(self, index: Index) -> Index | None:
         """The index of a newer generation than `index`'s, or None."""
-        if time.monotonic() - self._checked < REFRESH_SECONDS or not self._lock.acquire(blocking=False):
+        manifest = self.collections.manifest()
+        if manifest is None or manifest.get("generation") == index.manifest.get("generation"):
             return None
         try:
-            self._checked = time.monotonic()
-            manifest = self.collections.manifest()
-            if manifest is None or manifest.get("generation") == index.manifest.get("generation"):
-                return None
-            try:
-                check_compatible(manifest, self.collections.config, self.fingerprint)
-            except IndexMismatch as error:
-                log.error("not following the Milvus collections: %s", error.message)
-                return None
-            return self.collections.load()
-        finally:
-            self._lock.release()
+            check_compatible(manifest, self.collections.config, self.fingerprint)
+        except IndexMismatch as error:
+            log.error("not following the Milvus collections: %s", error.message)
+            return None
+        return self.collections.load()
+
+    def start(self, served: Callable[[], Index], swap: Callable[[Index], None]) -> None:
+        """Follow from now on: `served()` is the index served, `swap` serves another."""
+        def follow() -> None:
+            while not self._stop.wait(REFRESH_SECONDS):
+                try:
+                    newer = self.newer(served())
+                    if newer is not None:
+                        swap(newer)
+                except Exception as error:  # Milvus away for a moment: the server keeps what it has, and looks again
+                    log.warning("could not follow the Milvus collections: %s", error)
+
+        self._thread = threading.Thread(target=follow, name="qa-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10 * REFRESH_SECONDS)
 
 
 def load_or_build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
@@ -132,10 +150,18 @@ def build(config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool
     return collections.build(corpus, meta, encoder, tokenizer, cache, progress)
 
 
-def update(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None]) -> Index:
-    """Apply page changes to the collections (Library's build step with QA_STORE=milvus)."""
+def update(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes: dict[str, bytes | None],
+           collections: Collections | None = None) -> Index:
+    """Apply page changes to the collections (Library's build step with QA_STORE=milvus), through the library's
+    client when it gives its collections; a client opened here is closed here."""
     cache = EmbeddingCache(config.cache_dir / "embeddings", encoder.fingerprint)
-    return Collections(config).update(changes, encoder, tokenizer, cache)
+    if collections is not None:
+        return collections.update(changes, encoder, tokenizer, cache)
+    opened = Collections(config)
+    try:
+        return opened.update(changes, encoder, tokenizer, cache)
+    finally:
+        opened.client.close()
 
 
 class MilvusBackend(Backend):
@@ -144,13 +170,17 @@ class MilvusBackend(Backend):
     name = MilvusStore.kind
 
     def build(self, config: Config, encoder: Encoder, tokenizer: Tokenizer,
-              changes: dict[str, bytes | None] | None = None, progress: bool = True) -> Index:
-        return update(config, encoder, tokenizer, changes) if changes else build(config, encoder, tokenizer, progress)
+              changes: dict[str, bytes | None] | None = None, progress: bool = True,
+              collections: Collections | None = None) -> Index:
+        """`collections`: the library's (SharedLibrary._build), whose client the update or build uses."""
+        if changes:
+            return update(config, encoder, tokenizer, changes, collections)
+        return build(config, encoder, tokenizer, progress, collections)
 
     def load_or_build(self, config: Config, encoder: Encoder, tokenizer: Tokenizer, progress: bool = True) -> Index:
         return load_or_build(config, encoder, tokenizer, progress)
 
-    def library(self, config: Config, build: Callable[[dict[str, bytes | None]], Index],
+    def library(self, config: Config, build: Callable[..., Index],
                 publish: Callable[[Index], None]) -> Library:
         return SharedLibrary(config, build, publish)
 

@@ -15,7 +15,7 @@ from pymilvus import MilvusClient
 from qa.errors import StoreUnavailable
 from qa.ingest.documents import Article, Chunk
 from qa.ingest.normalize import normalise
-from qa.storage.filters import Filters
+from qa.storage.filters import Filters, Paging
 from qa.storage.index import record_of
 from qa.storage.milvus.client import Names, rows, unavailable
 from qa.storage.milvus.search import expression, literal, literals
@@ -98,17 +98,36 @@ class MilvusRecords(Records):
     def articles(self, filters: Filters = Filters()) -> list[Article]:
         return [article for article, _, _ in self._matching(filters, [], fields=ARTICLE_FIELDS)]
 
+    def listing(self, filters: Filters, paging: Paging, newest: bool = False) -> tuple[int, list[Article]]:
+        """The order is read from the articles' small fields alone; only the page's records are fetched (one query)."""
+        with unavailable("cannot read articles"):
+            found = list(rows(self.client, self.collections.articles, expression(filters) or 'article_id != ""',
+                              ["article_id", "page", "seq", "day_key"]))
+            found.sort(key=lambda row: ((-row["day_key"],) if newest else ()) + (row["page"], row["seq"]))
+            ids = [row["article_id"] for row in paging.of(found)]
+            records = {row["article_id"]: row["record"] for row in self.client.query(
+                self.collections.articles, filter=f"article_id in {literals(ids)}",
+                output_fields=["article_id", "record"], consistency_level=STRONG)} if ids else {}
+        return len(found), [record_of(Article, records[i] | {"body": ""}) for i in ids if i in records]
+
     def page(self, name: str) -> str | None:
-        text = self._pages.get(name)
-        if text is None:
+        return self.pages([name]).get(name)
+
+    def pages(self, names: Sequence[str]) -> dict[str, str]:
+        """Those not kept yet in one query."""
+        texts = {name: text for name in dict.fromkeys(names) if (text := self._pages.get(name)) is not None}
+        missing = [name for name in dict.fromkeys(names) if name not in texts]
+        if missing:
             with unavailable("cannot read page texts"):
-                parts = self.client.query(self.collections.records, filter=f'kind == "page" and page == {literal(name)}',
-                                          output_fields=["key", "body"], consistency_level=STRONG)
-            if not parts:
-                return None
-            text = "".join(part["body"] for part in sorted(parts, key=lambda part: part["key"]))
-            self._pages.put(name, text)
-        return text
+                parts = self.client.query(self.collections.records,
+                                          filter=f'kind == "page" and page in {literals(missing)}',
+                                          output_fields=["key", "page", "body"], consistency_level=STRONG)
+            for name in missing:
+                mine = sorted((part for part in parts if part["page"] == name), key=lambda part: part["key"])
+                if mine:
+                    texts[name] = "".join(part["body"] for part in mine)
+                    self._pages.put(name, texts[name])
+        return texts
 
     def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
               limit: int | None = None) -> list[tuple[Article, str, str]]:
@@ -132,7 +151,7 @@ class MilvusRecords(Records):
                 for row in found]
 
     def names(self) -> frozenset[str]:
-        with self._lock:  # once per generation, at its first chat question (not once per concurrent chat)
+        with self._lock:  # once per generation, when it is loaded or followed (warm)
             if self._names is None:
                 with unavailable("cannot read articles"):
                     found = rows(self.client, self.collections.articles, 'article_id != ""', ["names"])

@@ -9,7 +9,7 @@ import numpy as np
 from pymilvus import MilvusClient
 
 from qa.ingest.documents import Article
-from qa.storage.filters import Day, Filters, Selection, people
+from qa.storage.filters import Filters, Selection, day_key, people
 from qa.storage.milvus.client import Names, unavailable
 from qa.storage.milvus.terms import term_key, token_id
 from qa.storage.sparse import lucene_idf
@@ -123,12 +123,14 @@ def expression(filters: Filters) -> str:
         parts.append(f"ARRAY_CONTAINS(people, {literal(filters.reporter)})")
     if filters.date_from is not None or filters.date_to is not None:
         parts.append("month_day > 0")
+    sides = []
     for bound, op in ((filters.date_from, ">="), (filters.date_to, "<=")):
         if bound is not None and bound.year:
-            parts.append(f"((year > 0 and day_key {op} {bound.year * 10000 + bound.month_day}) or "
+            sides.append(f"((year > 0 and day_key {op} {bound.year * 10000 + bound.month_day}) or "
                          f"(year == 0 and month_day {op} {bound.month_day}))")
         elif bound is not None:
-            parts.append(f"month_day {op} {bound.month_day}")
+            sides.append(f"month_day {op} {bound.month_day}")
+    parts += [f"({' or '.join(sides)})"] if filters.wraps else sides  # across New Year: either side
     return " and ".join(parts)
 
 
@@ -144,10 +146,9 @@ def literal(text: str) -> str:
 
 def filter_fields(article: Article) -> dict:
     """A chunk row's copy of its article's filter fields."""
-    day = Day.parse(article.day) if article.day else None
-    month_day, year = (day.month_day, day.year or 0) if day else (0, 0)
-    return {"people": list(dict.fromkeys(people(article)))[:MAX_PEOPLE], "month_day": month_day, "year": year,
-            "day_key": year * 10000 + month_day}
+    key = day_key(article)
+    return {"people": list(dict.fromkeys(people(article)))[:MAX_PEOPLE], "month_day": key % 10000,
+            "year": key // 10000, "day_key": key}
 
 
 def _dot(sparse: dict[int, float], vector: dict[int, float]) -> float:
