@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from latency import (
 )
 
 ADMIN_KEY = "admin-key-of-the-load-benchmark"
+SETTLED = 5  # the update after which the asking server's caches have been filled and emptied a few times
 
 
 def client(url: str, questions: list[str], deadline: float, offset: int) -> tuple[list[float], list[str]]:
@@ -62,8 +64,10 @@ def client(url: str, questions: list[str], deadline: float, offset: int) -> tupl
     return latencies, failures
 
 
-def updater(url: str, page: str, deadline: float, every: float, log: list[str]) -> None:
-    """Every `every` seconds: add the page, then remove it, in turn; each update's status and time."""
+def updater(url: str, page: str, deadline: float, every: float, log: list[str],
+            after_each: Callable[[], dict] = dict, samples: list[dict] | None = None) -> None:
+    """Every `every` seconds: add the page, then remove it, in turn; each update's status and time, and what
+    `after_each` measures once it is done (into `samples`)."""
     headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "text/plain; charset=utf-8"}
     present = False
     while time.monotonic() + every < deadline:
@@ -76,6 +80,8 @@ def updater(url: str, page: str, deadline: float, every: float, log: list[str]) 
             reply = requests.put(path, data=page.encode("utf-8"), headers=headers, timeout=120)
         present = not present
         log.append(f"{'add' if present else 'remove'} {reply.status_code} {(time.perf_counter() - started):.2f} s")
+        if samples is not None:
+            samples.append(after_each())
 
 
 def main() -> None:
@@ -117,7 +123,9 @@ def main() -> None:
             rss_start, at_start = rss_mb(process.pid), sample()
             deadline = time.monotonic() + args.seconds
             updates: list[str] = []
-            thread = threading.Thread(target=updater, args=(update_url, page, deadline, args.update_every, updates))
+            samples: list[dict] = []
+            thread = threading.Thread(target=updater, args=(update_url, page, deadline, args.update_every, updates,
+                                                           sample, samples))
             thread.start()
             started = time.perf_counter()
             with ThreadPoolExecutor(args.clients) as pool:
@@ -143,11 +151,14 @@ def main() -> None:
     print("updates:", "; ".join(updates) or "none")
     print(f"server RSS: {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB at the end "
           f"({(rss_end / rss_start - 1) * 100:+.1f}%)")
-    if args.store == "milvus":
+    if args.store == "milvus":  # after warm-up, after the SETTLED-th update, at the end
+        settled = samples[min(SETTLED, len(samples)) - 1] if samples else at_start
         for name in at_start:
-            (rss_a, conn_a), (rss_b, conn_b) = at_start[name], at_end[name]
-            print(f"{name} server: RSS {rss_a:.0f} -> {rss_b:.0f} MB ({(rss_b / rss_a - 1) * 100:+.1f}%), "
-                  f"open connections to Milvus {conn_a} -> {conn_b}")
+            (rss_a, conn_a), (rss_s, conn_s), (rss_b, conn_b) = at_start[name], settled[name], at_end[name]
+            print(f"{name} server: RSS {rss_a:.0f} MB after warm-up, {rss_s:.0f} MB after update {SETTLED}, "
+                  f"{rss_b:.0f} MB after update {len(samples)} ({(rss_b / rss_s - 1) * 100:+.1f}% since update "
+                  f"{SETTLED}); open connections to Milvus {conn_a}, {conn_s}, {conn_b}; "
+                  f"most during the run {max(s[name][1] for s in samples) if samples else conn_b}")
     for failure in sorted(set(failures))[:10]:
         print("failure:", failure)
 

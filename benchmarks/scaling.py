@@ -257,9 +257,6 @@ def replicated_collections(n: int, folder: Path, config: Config, encoder: Encode
     return served
 
 
-# End to end, the questions are also asked with filters (issue 14): one page of the first replica (17 passages:
-# every one scored exactly), a reporter (about a fifth of the passages) and a week of dates (about half: FAISS
-# searches with an id selector).
 # List answers and the articles route: a list with no topic (the count and the newest page), a one-word topic
 # printed by many articles, and /api/articles' first page and one near the end; each asked ROUNDS times.
 LISTS = {"list_all": "有哪些新闻？", "list_topic": "有哪些关于党建的报道？"}
@@ -289,6 +286,9 @@ def list_figures(session: requests.Session, url: str) -> dict:
     return figures
 
 
+# End to end, the questions are also asked with filters (issue 14): one page of the first replica (17 passages:
+# every one scored exactly), a reporter (about a fifth of the passages) and a week of dates (about half: FAISS
+# searches with an id selector).
 FILTERED = {"page": {"page": "r00000_002_d1b9c29a276e9447.txt"}, "reporter": {"reporter": "冉红政"},
             "dates": {"date_from": "12-15", "date_to": "12-21"}}
 

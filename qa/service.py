@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 import time
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class QAService:
         if self._follower is not None:  # a shared store: other processes' updates are followed in a thread
             self._follower.start(lambda: self._snapshot.index, self.swap)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
+        gc.freeze()  # the index and models live as long as the process: no collection walks them again
         self.ready_seconds = time.perf_counter() - started
 
     def swap(self, index: Index) -> None:
@@ -109,6 +111,10 @@ class QAService:
         if index.manifest.get("generation", 0) < self._snapshot.index.manifest.get("generation", 0):
             return
         self._snapshot = self._snapshot_of(index)
+        # The index swapped out may now be collected, and the new one is left out of later collections in turn.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def _snapshot_of(self, index: Index) -> Snapshot:
         return Snapshot.of(index, self.encoder, self.tokenizer, self.config, self.reader, self.calibration)

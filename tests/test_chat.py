@@ -11,6 +11,8 @@ from openai import OpenAI
 
 from qa.answers.chat import Rewriter
 from qa.config import ROOT
+from qa.service import NO_FIELD, NO_TOPIC
+from qa.storage.filters import NO_MATCH
 from qa.eval import converse, judge, read_items
 
 DIALOGUES = read_items(ROOT / "tests" / "fixtures" / "dialogues.jsonl")
@@ -72,6 +74,18 @@ def test_a_bare_na_opens_a_follow_up_but_na_in_a_word_stays(tokenizer, question,
     rewrite = Rewriter(tokenizer).rewrite(question, "莲湖街道拆除了多少平方米的棚亭杂屋？")
     assert kept in rewrite.standalone
     assert not Rewriter(tokenizer).rewrite("那他是谁？", "会议由谁主持？").standalone.startswith("那")
+
+
+@pytest.mark.parametrize("message", [NO_TOPIC, NO_MATCH, *NO_FIELD.values()])
+def test_a_reply_without_an_answer_points_at_no_article(chat, message):
+    """After "no such topic", "no byline printed" or "nothing passes the filters", as after a refusal, a follow-up is
+    about the article of the previous question, not one whose words match the message."""
+    snapshot = chat.service.snapshot
+    follow_up = [*history(LIANHU[0]), {"role": "user", "content": "那篇报道是谁写的？"}]
+    _, asked = chat.understand(follow_up, snapshot)
+    answered = [*history(LIANHU[0], replies=(message,)), {"role": "user", "content": "那篇报道是谁写的？"}]
+    _, after_message = chat.understand(answered, snapshot)
+    assert after_message == asked and asked is not None
 
 
 def test_follow_up_carries_the_place_over(api_server):

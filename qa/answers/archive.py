@@ -3,6 +3,7 @@ recognised from the question and answered from the parsed article records, every
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,12 +147,16 @@ class Topics:
         phrases = [word for p in self.topic(question) for word in self._printed(p, filters)]
         if not phrases:
             return self.records.listing(filters, paging, newest=not filters)
-        ranked = []
-        for order, (article, title, text) in enumerate(self.records.texts(filters, phrases, self.tokenizer.prepare)):
-            in_title = all(p in title for p in phrases)
-            mentions = sum(text.count(p) for p in phrases)
-            ranked.append((not in_title, -mentions, order, article))
-        return len(ranked), [a for *_, a in paging.of(sorted(ranked, key=lambda r: r[:3]))]
+        found = self.records.texts(filters, phrases, self.tokenizer.prepare)
+        if len(phrases) == 1:  # the usual case, without a generator per article
+            phrase = phrases[0]
+            ranked = [(phrase not in title, -text.count(phrase), order, article)
+                      for order, (article, title, text) in enumerate(found)]
+        else:
+            ranked = [(not all(p in title for p in phrases), -sum(text.count(p) for p in phrases), order, article)
+                      for order, (article, title, text) in enumerate(found)]  # `order` is unique: no Article compared
+        first = heapq.nsmallest(paging.offset + paging.limit, ranked)  # the pages up to this one, not all sorted
+        return len(found), [a for *_, a in first[paging.offset:]]
 
     def _printed(self, phrase: str, filters: Filters) -> list[str]:
         """A phrase no article prints ("帮我找西藏"): its nouns instead, when there are any ("西藏"); a topic the

@@ -175,6 +175,14 @@ class ArticleTable:
 
     def mask(self, filters: Filters) -> np.ndarray:
         """Which chunks pass (a boolean per chunk position)."""
+        return self.passing(filters)[self.chunk_article]
+
+    def newest_first(self, positions: np.ndarray) -> np.ndarray:
+        """Article positions by printed day, newest first (as day_key orders them), page order among equals."""
+        return positions[np.argsort(-(self.year * 10000 + self.month_day)[positions], kind="stable")]
+
+    def passing(self, filters: Filters) -> np.ndarray:
+        """Which articles pass (a boolean per article, in `ids` order)."""
         keep = np.ones(len(self.ids), dtype=bool)
         for selected in (self._one(filters.article), self._listed(self.pages, filters.page),
                          self._listed(self.people, filters.reporter)):
@@ -185,7 +193,7 @@ class ArticleTable:
             sides = [self._compare(bound) * sign >= 0 for bound, sign in ((filters.date_from, 1), (filters.date_to, -1))
                      if bound is not None]
             keep &= (sides[0] | sides[1]) if filters.wraps else np.logical_and.reduce(sides)
-        return keep[self.chunk_article]
+        return keep
 
     def _one(self, article: str | None) -> np.ndarray | None:
         if article is None:

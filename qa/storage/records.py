@@ -217,7 +217,18 @@ class CorpusRecords(Records):
         return keys, [self.corpus.chunks[int(i)] for i in keys]
 
     def articles(self, filters: Filters = Filters()) -> list[Article]:
-        return [a for a in self.corpus.articles.values() if filters.matches(a)]
+        if not filters:
+            return list(self.corpus.articles.values())
+        table = self.table
+        return [self.corpus.articles[table.ids[i]] for i in np.flatnonzero(table.passing(filters))]
+
+    def listing(self, filters: Filters, paging: Paging, newest: bool = False) -> tuple[int, list[Article]]:
+        """Ordered on the article table's arrays: only the page's articles are looked up."""
+        table = self.table
+        positions = np.flatnonzero(table.passing(filters))
+        if newest:
+            positions = table.newest_first(positions)
+        return len(positions), [self.corpus.articles[table.ids[i]] for i in paging.of(positions)]
 
     def page(self, name: str) -> str | None:
         return self.corpus.pages.get(name)
@@ -225,9 +236,10 @@ class CorpusRecords(Records):
     def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
               limit: int | None = None) -> list[tuple[Article, str, str]]:
         found, texts = [], self._matchable(prepare)
+        first, *others = printing or [""]
         for article in self.articles(filters):
             title, text = texts[article.id]
-            if all(p in text for p in printing):
+            if first in text and all(p in text for p in others):  # one phrase, the usual case: no generator
                 found.append((article, title, text))
                 if limit is not None and len(found) >= limit:
                     break
