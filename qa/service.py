@@ -137,16 +137,19 @@ class QAService:
 
     # -- questions ---------------------------------------------------------------------------
     def ask(self, question: str, top_k: int = 5, prefer_article: str | None = None,
-            filters: Filters = Filters(), paging: Paging = Paging()) -> dict:
-        """The reply body of /api/ask: the answer (or a refusal), the passages with citations, timings."""
-        return self.answer(self.search(question, top_k, prefer_article, filters=filters, paging=paging))
+            filters: Filters = Filters(), paging: Paging = Paging(), started: float | None = None) -> dict:
+        """The reply body of /api/ask: the answer (or a refusal), the passages with citations, timings (from
+        `started`, the request's perf_counter() start when the web layer gives it)."""
+        return self.answer(self.search(question, top_k, prefer_article, filters=filters, paging=paging,
+                                       started=started))
 
     def search(self, question: str, top_k: int = 5, prefer_article: str | None = None,
-               snapshot: Snapshot | None = None, filters: Filters = Filters(), paging: Paging = Paging()) -> Search:
+               snapshot: Snapshot | None = None, filters: Filters = Filters(), paging: Paging = Paging(),
+               started: float | None = None) -> Search:
         """Retrieval alone, over the articles `filters` pass; `prefer_article` (e.g. the one a chat's previous
         answer came from) is favoured. A caller that already read the snapshot for this request passes it (one
         index per request)."""
-        started = time.perf_counter()
+        started = started or time.perf_counter()
         snapshot = snapshot or self.snapshot
         timings: dict[str, float] = {}
         kind = kinds.question_kind(question, self.tokenizer)

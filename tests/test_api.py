@@ -123,6 +123,14 @@ def test_a_list_answer_is_paged_by_limit_and_offset(api_server):
     assert chat["reply"].startswith(f"共{whole['total']}篇报道，这里是第1–2篇：\n\n1. 《")
 
 
+def test_timings_cover_the_request(api_server):
+    """`timings_ms.total` counts from the app's receipt of the request; Server-Timing adds the body's serialisation."""
+    reply = requests.post(api_server + "/api/ask", json={"question": "宣传活动一共制作了多少面展板？"}, timeout=60)
+    timings = reply.json()["timings_ms"]
+    whole = float(reply.headers["Server-Timing"].removeprefix("app;dur="))
+    assert 0 < timings["embed"] + timings["search"] + timings["answer"] <= timings["total"] <= whole
+
+
 def test_health_reports_index(api_server):
     body = requests.get(api_server + "/api/health", timeout=10).json()
     assert body["ready"] is True

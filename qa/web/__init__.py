@@ -8,8 +8,9 @@ Flask. A new route goes in the blueprint of its area (and in openapi.py).
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from qa.config import Config
@@ -35,6 +36,8 @@ def create_app(config: Config, service: QAService | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["qa"] = service = service or QAService(config)
+    app.before_request(_start_clock)  # first: the request's time includes the rate limit and the access check
+    app.after_request(_server_timing)
     keys = Keys(config)
     limit_rates(app, config, keys)  # before the access check: refused keys count too
     app.before_request(lambda: keys.check(request.method, request.path, request.headers))  # the one access check
@@ -50,6 +53,18 @@ def create_app(config: Config, service: QAService | None = None) -> Flask:
     add_security_headers(app)
     app.register_error_handler(Exception, _error_response)
     return app
+
+
+def _start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+def _server_timing(response):
+    """The whole time the app spent on the request, the reply's serialisation included: `Server-Timing: app;dur=…`
+    (milliseconds). A reply's `timings_ms.total` counts from the same start, up to the body it is part of."""
+    if "started" in g:
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.started) * 1000:.1f}"
+    return response
 
 
 def _error_response(error: Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from qa.validate import check_question, parse_filters, parse_paging
 from qa.web.helpers import json_body, service
@@ -13,7 +13,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 @blueprint.post("/ask")
 def ask():
     question, top_k, filters, paging = check_question(json_body())
-    return jsonify(service().ask(question, top_k, filters=filters, paging=paging))
+    return jsonify(service().ask(question, top_k, filters=filters, paging=paging, started=g.started))
 
 
 @blueprint.get("/citations/<path:citation_id>")
