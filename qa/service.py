@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -98,6 +99,7 @@ class QAService:
         index = self.backend.load_or_build(config, self.encoder, self.tokenizer, progress)
         self.load_seconds = time.perf_counter() - loading  # the index alone (a build included when there was none)
         self._snapshot = self._snapshot_of(index)
+        self._swapping = threading.Lock()
         self._follower = self.backend.follower(config, index, self.encoder.fingerprint)
         if self._follower is not None:  # a shared store: other processes' updates are followed in a thread
             self._follower.start(lambda: self._snapshot.index, self.swap)
@@ -108,13 +110,15 @@ class QAService:
     def swap(self, index: Index) -> None:
         """Serve another index from the next request on; requests under way finish on the one they started with.
         An index older than the one served (a shared store's generation that a later update passed) is ignored."""
-        if index.manifest.get("generation", 0) < self._snapshot.index.manifest.get("generation", 0):
-            return
-        self._snapshot = self._snapshot_of(index)
-        # The index swapped out may now be collected, and the new one is left out of later collections in turn.
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+        snapshot = self._snapshot_of(index)  # the slow part, outside the lock
+        with self._swapping:  # the follower's thread and an admin update may swap at once: the newer one stays
+            if index.manifest.get("generation", 0) < self._snapshot.index.manifest.get("generation", 0):
+                return
+            self._snapshot = snapshot
+            # The index swapped out may now be collected, and the new one is left out of later collections in turn.
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def _snapshot_of(self, index: Index) -> Snapshot:
         return Snapshot.of(index, self.encoder, self.tokenizer, self.config, self.reader, self.calibration)

@@ -57,6 +57,10 @@ MISROUTES = [
     ("发表时间是哪天？", kinds.DATE),
     ("刊发于哪一天？", kinds.DATE),
     ("这篇报道是哪天登的？", kinds.DATE),
+    ("那篇报道讲了什么？", kinds.FACT),  # one report's content, not a list of reports
+    ("文章主要讲什么？", kinds.FACT),
+    ("报道中提到了几个社区？", kinds.FACT),  # a count, not the kicker ("是哪个社区的")
+    ("这篇报道登在哪？", kinds.PAGE),
 ]
 PUBLIC_FACTS = [  # from the public QA sets, whose questions are all facts: a book's author, a product's date
     "《九命奇冤》的作者是谁？", "狂热节拍发布于哪一年？", "世界上第一张以Times命名的报纸是哪一家？",
@@ -123,6 +127,17 @@ def test_a_byline_printed_in_two_places_is_cited_whole(service):
         raw[far[0]:far[1]])
     whole = archive.field(article, "byline", raw)
     assert whole.text == normalise(raw[whole.start:whole.end]), "adjacent bylines: one piece, as printed"
+
+
+def test_a_date_printed_in_chinese_numerals_is_matched_in_arabic_too():
+    """A list topic "12月20日" (the question's "十二月二十日" is read so) finds an article that prints 十二月二十日."""
+    from qa.ingest.parse import parse_page
+    from qa.ingest.pages import read_page
+    from qa.storage.records import matchable
+
+    path = FIXTURES / "pages" / "chinese_dates.txt"
+    article = parse_page(path.name, read_page(path))[0]
+    assert article.date == "十二月二十日" and "12月20日" in matchable(article, str)[1]
 
 
 def test_a_list_by_a_date_in_chinese_numerals(service):

@@ -74,8 +74,10 @@ def test_a_range_without_years_may_run_across_new_year(service):
     assert not holidays.matches(dataclasses.replace(article, day="--06-08"))
     assert not holidays.matches(dataclasses.replace(article, day="--12-19"))
     assert not parse_filters({"date_from": "01-05", "date_to": "12-20"}).wraps
-    with pytest.raises(BadRequest):
-        parse_filters({"date_from": "2021-12-20", "date_to": "2021-01-05"})
+    for given in ({"date_from": "2021-12-20", "date_to": "2021-01-05"}, {"date_from": "2021-12-20", "date_to": "01-05"},
+                  {"date_from": "12-20", "date_to": "2022-01-05"}):  # a year on either end: no wrapping
+        with pytest.raises(BadRequest):
+            parse_filters(given)
 
 
 @pytest.mark.parametrize("given", SEED_FILTERS, ids=json.dumps)

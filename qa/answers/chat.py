@@ -181,9 +181,10 @@ def reply_text(answer: dict | None, passages: list[dict], refusal: str) -> str:
     elif answer["kind"] == "list":
         first, shown, total = answer["offset"] + 1, len(answer["items"]), answer["total"]
         part = f"，这里是第{first}–{first + shown - 1}篇" if shown and shown < total else ""
-        lines.append(f"共{total}篇报道{part}：")
-        lines.append("\n".join(f"{n}. 《{item['title']}》（{item['article']['page']}）"
-                               for n, item in enumerate(answer["items"], first)))
+        lines.append(f"共{total}篇报道{part}：" if shown else f"共{total}篇报道，第{first}篇起没有了。")
+        if shown:
+            lines.append("\n".join(f"{n}. 《{item['title']}》（{item['article']['page']}）"
+                                   for n, item in enumerate(answer["items"], first)))
     elif answer["span_confident"]:
         lines.append(f"{answer['text']}{marker}")
         if answer["sentence"] != answer["text"]:

@@ -64,7 +64,7 @@ _QUESTION_WORDS: dict[str, str] = {
     **dict.fromkeys("哪天 哪一天 何时 几号 几月 几日 哪日 什么时候 啥时候 哪年 哪一年 几时 何日".split(), TIME),
     **dict.fromkeys("第几版 哪一版 哪版 几版 哪页 哪一页 第几页".split(), EDITION),
     **dict.fromkeys("几篇 哪几篇 多少篇 几条 哪几条 多少条 几则 篇数".split(), COUNT),
-    **dict.fromkeys("哪些 什么 哪个 哪家 哪几个 哪几 啥 哪种 哪 哪一 多少 几个 有没有 是否有".split(), WHICH),
+    **dict.fromkeys("哪些 什么 哪个 哪家 哪几个 哪几 啥 哪种 哪 哪一 有没有 是否有".split(), WHICH),
     **dict.fromkeys("哪儿 哪里 什么地方 何处".split(), PLACE),
 }
 # Two-token question words: (first, second) -> type ("什么 时候", "哪 几篇", "第几 版").
@@ -87,6 +87,11 @@ class _Clause:
     asks: str
     right: list[Token]
     before: list[Token]  # the clauses before this one (they may name what it asks about)
+    word: str = ""  # the question word itself
+
+    @property
+    def right_is_empty(self) -> bool:
+        return not _content(self.right)
 
 
 def question_kind(question: str, tokenizer: Tokenizer) -> str:
@@ -147,9 +152,9 @@ def _asked(clause: list[Token], before: list[Token]) -> _Clause | None:
         if i and clause[i - 1][0] in POINTERS and word.startswith("几"):
             continue
         if (word, following) in _PAIRS:
-            return _Clause(clause[:i], _PAIRS[(word, following)], clause[i + 2:], before)
+            return _Clause(clause[:i], _PAIRS[(word, following)], clause[i + 2:], before, word + following)
         if word in _QUESTION_WORDS:
-            return _Clause(clause[:i], _QUESTION_WORDS[word], clause[i + 1:], before)
+            return _Clause(clause[:i], _QUESTION_WORDS[word], clause[i + 1:], before, word)
         if flag == "m" and word.startswith(("几", "多少")):
             return _Clause(clause[:i], NUMBER, clause[i + 1:], before)
     if clause[-1][0] in ("是", "为", "叫") and len(clause) > 1:
@@ -248,7 +253,7 @@ def _kind(c: _Clause) -> str:
         return PAGE if subject in TITLE_FIELDS and report_named else FACT
     if c.asks == EDITION:
         return PAGE  # a newspaper's page ("这本书是第几版" left above)
-    if c.asks == PLACE:
+    if c.asks == PLACE or (c.word == "哪" and c.right_is_empty and press):  # "登在哪儿了", "这篇报道登在哪？"
         return PAGE if press and reported else FACT
     # Which, what, how many.
     if any(w in KIND_OF for w, _ in c.right):
@@ -268,8 +273,9 @@ def _kind(c: _Clause) -> str:
     if governed is None or governed in ("事", "事情", "内容", "东西"):
         if _paper(c.left) and _last_content(c.left) in (LISTING | PRESS | NEWS_WRITE | WRITE) - {"是", "有"}:
             return LIST  # "这个版面都登了什么？", "本版讲了哪些事？"
-        if governed is None and subject in REPORTS and verb is None and listing:
-            return LIST  # "提到观摩的报道有哪些？"
+        if (governed is None and subject in REPORTS and verb is None and listing and not _pointed_report(c.left)
+                and (_last_content(c.left) in ("有", "是") or c.word in ("哪些", "哪几"))):
+            return LIST  # "提到观摩的报道有哪些？"; not "那篇报道讲了什么？" (one report's content: a fact)
         if _person_wrote(c.left):
             return LIST  # "韩娟都报道过什么？"
     return FACT

@@ -108,10 +108,15 @@ def prepared(config: Config, progress: bool = True) -> Path:
     path = config.resolved_model_path
     if not ((config.model_path is not None or is_complete(path)) and path.is_dir()
             and exported(path, fingerprint(path), READER_WEIGHTS)):
-        env = os.environ | {"QA_CACHE_DIR": str(config.cache_dir)} | (
-            {"QA_MODEL_PATH": str(config.model_path)} if config.model_path is not None else {})
+        env = {k: v for k, v in os.environ.items() if k != "QA_MODEL_PATH"} | {
+            "QA_CACHE_DIR": str(Path(config.cache_dir).resolve())} | (
+            {"QA_MODEL_PATH": str(Path(config.model_path).resolve())} if config.model_path is not None else {})
+        try:  # its progress on our stderr (stdout may be a reply stream or captured)
+            output = sys.stderr.fileno() if progress else subprocess.DEVNULL
+        except (AttributeError, OSError, ValueError):
+            output = None
         done = subprocess.run([sys.executable, "-m", "qa", "model"], env=env, cwd=Path(__file__).parents[2],
-                              stdout=sys.stderr if progress else subprocess.DEVNULL, check=False)
+                              stdout=output, check=False)
         if done.returncode != 0:
             raise ModelError(f"preparing the model failed: `python -m qa model` exited with {done.returncode}"
                              + (" (its messages are above)" if progress else "; run it to see why"))

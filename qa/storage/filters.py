@@ -63,7 +63,7 @@ class Filters:
         """A range without years that runs across New Year (12-20 to 01-05): the days from the first to the end
         of December and from January to the last."""
         low, high = self.date_from, self.date_to
-        return bool(low and high and not (low.year and high.year) and low.month_day > high.month_day)
+        return bool(low and high and not low.year and not high.year and low.month_day > high.month_day)
 
     def matches(self, article: Article) -> bool:
         if self.article is not None and article.id != self.article:

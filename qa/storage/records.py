@@ -16,7 +16,7 @@ from cachetools import LRUCache
 
 from qa.ingest.documents import Article, Chunk
 from qa.storage.columns import ChunkColumns, TypeColumns
-from qa.storage.filters import ArticleTable, Filters, Paging, Selection, day_key, people
+from qa.storage.filters import ArticleTable, Day, Filters, Paging, Selection, day_key, people
 
 _QUOTES = re.compile(r"[\s“”\"'‘’《》「」]")  # left out of the texts a list topic is matched against
 
@@ -68,11 +68,14 @@ class Recent:
 
 def matchable(article: Article, prepare: Callable[[str], str]) -> tuple[str, str]:
     """An article's (title, whole text) in the form a list question's topic is matched against: prepared like a
-    question (qa.language.tokenize), without quotes and blanks ("亮赛比活动" is in “亮赛比”活动)."""
+    question (qa.language.tokenize), without quotes and blanks ("亮赛比活动" is in “亮赛比”活动), its printed date
+    also in Arabic numerals."""
     def plain(text: str) -> str:
         return _QUOTES.sub("", prepare(text))
     title = plain(f"{article.kicker or ''}{article.headline}")
-    return title, plain("".join([title, article.body, *people(article), article.date or ""]))
+    day = Day.parse(article.day) if article.day else None  # "十二月二十日" is matched as "12月20日" too
+    arabic = f"{day.month}月{day.day}日" if day else ""
+    return title, plain("".join([title, article.body, *people(article), article.date or "", arabic]))
 
 
 def byline_names(article: Article) -> set[str]:
