@@ -23,6 +23,7 @@ FIELD_ID = re.compile(rf"^(?P<article>.+)-(?P<field>{'|'.join(FIELDS)})$")
 # "这几天", "这位记者", "那个版面": pointers at what the filters or the conversation give, not a topic.
 _POINTER = re.compile(r"^(?:这|那|该|此|本|同一?)(?:个|些|位|几|一|期|版|篇|条|则|组|批|类|段|份|天|周|月|年|次|里|边|儿|报)[\u4e00-\u9fff]{0,3}$")
 ADJACENT_CHARS = 40
+MAX_TOPIC_PHRASES = 8  # a list topic's phrases read at most (each may cost a pass over the articles)
 _THIS_PAGE = re.compile(r"这一?版|本版|同一?版|这一?页|本页|同一页")
 
 
@@ -138,7 +139,7 @@ class Topics:
     def topic(self, question: str) -> list[str]:
         """The topic's phrases: the question without its list frame ("中原区有什么新闻？" -> ["中原区"])."""
         phrases = (self.tokenizer.prepare(_arabic_date(p)) for p in topic_phrases(question, self.tokenizer))
-        return [p for p in phrases if re.search(r"\w", p) and not _POINTER.match(p)]
+        return [p for p in phrases if re.search(r"\w", p) and not _POINTER.match(p)][:MAX_TOPIC_PHRASES]
 
     def listed(self, question: str, filters: Filters, paging: Paging) -> tuple[int, list[Article]]:
         """How many articles the filters pass that print every phrase of the question's topic (quotes and blanks
