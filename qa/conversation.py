@@ -50,33 +50,34 @@ class Chat:
         return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
 
     def search(self, messages: list[dict], top_k: int, filters: Filters = Filters(),
-               paging: Paging = Paging()) -> tuple[Rewrite, Search]:
+               paging: Paging = Paging(), started: float | None = None) -> tuple[Rewrite, Search]:
         """Search the standalone question. A question that only lacks names (no pointer, no "那…") may
         stand alone after all: it is searched as asked too, and kept as asked when its best passage is
         elsewhere and matches it better than the rewrite's best passage matches the rewrite."""
         snapshot = self.service.snapshot  # read once: the whole request works on one index
         rewrite, article = self.understand(messages, snapshot)
-        found = self.service.search(rewrite.standalone, top_k, article, snapshot, filters, paging)
+        found = self.service.search(rewrite.standalone, top_k, article, snapshot, filters, paging, started)
         if rewrite.follow_up and not rewrite.explicit and found.hits:
-            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters, paging=paging)
+            alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters, paging=paging,
+                                        started=found.started)
             best = alone.hits[0] if alone.hits else None
             if best and best.chunk.article_id != article and best.score > found.hits[0].score - PREFER_BONUS:
                 return Rewrite(rewrite.question, rewrite.question, False, False), alone
         return rewrite, found
 
     def reply(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters(),
-              paging: Paging = Paging()) -> dict:
+              paging: Paging = Paging(), started: float | None = None) -> dict:
         """The whole reply at once: the /api/ask body plus `standalone_question` and the `reply` text."""
         body = {}
-        for event, data in self.events(messages, top_k, filters, paging):
+        for event, data in self.events(messages, top_k, filters, paging, started):
             body |= data if event != "answer" else {}
         return body
 
     def events(self, messages: list[dict], top_k: int = 5, filters: Filters = Filters(),
-               paging: Paging = Paging()) -> Iterator[tuple[str, dict]]:
+               paging: Paging = Paging(), started: float | None = None) -> Iterator[tuple[str, dict]]:
         """("passages", …) as soon as retrieval is done, then ("answer", {"delta"}) pieces of the reply
-        text, then ("done", the whole reply body)."""
-        rewrite, found = self.search(messages, top_k, filters, paging)
+        text, then ("done", the whole reply body); its timings count from `started` (the request's start)."""
+        rewrite, found = self.search(messages, top_k, filters, paging, started)
         passages = self.service.passages_json(found)
         yield "passages", {"question": rewrite.question, "standalone_question": rewrite.standalone,
                            "passages": passages}

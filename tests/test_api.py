@@ -129,6 +129,9 @@ def test_timings_cover_the_request(api_server):
     timings = reply.json()["timings_ms"]
     whole = float(reply.headers["Server-Timing"].removeprefix("app;dur="))
     assert 0 < timings["embed"] + timings["search"] + timings["answer"] <= timings["total"] <= whole
+    reply = requests.post(api_server + "/api/chat", json={"messages": [{"role": "user", "content": "展板有多少面？"}]},
+                          timeout=60)
+    assert reply.json()["timings_ms"]["total"] <= float(reply.headers["Server-Timing"].removeprefix("app;dur="))
 
 
 def test_health_reports_index(api_server):

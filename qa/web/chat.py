@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 
 from qa.validate import check_chat
 from qa.web.helpers import chat, event_stream, json_body, service, sse, stream_errors
@@ -15,6 +15,6 @@ def converse():
     config = service().config
     messages, top_k, stream, filters, paging = check_chat(json_body(), config.chat_max_messages, config.chat_max_chars)
     if not stream:
-        return jsonify(chat().reply(messages, top_k, filters, paging))
-    events = (sse(data, name) for name, data in chat().events(messages, top_k, filters, paging))
+        return jsonify(chat().reply(messages, top_k, filters, paging, g.started))
+    events = (sse(data, name) for name, data in chat().events(messages, top_k, filters, paging, g.started))
     return event_stream(stream_errors(events, lambda error: sse(error.to_json(), "error")))

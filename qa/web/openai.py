@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 
 from qa.errors import NotFound, quoted
 from qa.validate import check_chat
@@ -32,14 +32,14 @@ def completions():
                        f"{config.model_name!r}", code="model_not_found")
     completion = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": config.model_name}
     if not stream:
-        reply = chat().reply(messages, top_k, filters, paging)
+        reply = chat().reply(messages, top_k, filters, paging, g.started)
         return jsonify(completion | {
             "object": "chat.completion",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": reply["reply"]},
                          "finish_reason": "stop"}],
             "usage": _usage(messages, reply["reply"]),
         } | _extras(reply))
-    chunks = _chunks(completion | {"object": "chat.completion.chunk"}, chat().events(messages, top_k, filters, paging))
+    chunks = _chunks(completion | {"object": "chat.completion.chunk"}, chat().events(messages, top_k, filters, paging, g.started))
     return event_stream(stream_errors(chunks, lambda error: sse(error.to_json())))
 
 
