@@ -73,6 +73,11 @@ class StoreUnavailable(QAError):
     status = 503
     code = "store_unavailable"
 
+    @classmethod
+    def gone(cls, name: str) -> "StoreUnavailable":
+        """A record this request found a moment ago was removed by an update since (a shared store)."""
+        return cls(f"the archive changed while this request read it ({quoted(name)} is gone): try again")
+
 
 class IndexMismatch(QAError):
     """The index on disk was written by another format version or for other settings."""

@@ -372,7 +372,7 @@ def _page(records: Records, name: str) -> str:
     """The raw text of a page an article of this request is on."""
     raw = records.page(name)
     if raw is None:  # a shared store's update removed it since the search
-        raise StoreUnavailable(f"the archive changed while this request read it ({quoted(name)} is gone): try again")
+        raise StoreUnavailable.gone(name)
     return raw
 
 
@@ -380,8 +380,7 @@ def _passages(records: Records, article_id: str) -> list[Chunk]:
     """The passages of an article of this request."""
     chunks = records.article_passages(article_id)[1]
     if not chunks:  # a shared store's update removed them since the search (or an article with an empty body)
-        raise StoreUnavailable(f"the archive changed while this request read it ({quoted(article_id)} is gone): "
-                               f"try again")
+        raise StoreUnavailable.gone(article_id)
     return chunks
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.answers.kinds import BYLINE, DATE, FACT, LIST, PAGE, topic_phrases
-from qa.errors import StoreUnavailable, quoted
+from qa.errors import StoreUnavailable
 from qa.ingest import dates
 from qa.ingest.documents import Article
 from qa.ingest.normalize import normalise
@@ -88,8 +88,7 @@ def list_answer(records: Records, total: int, listed: list[Article], paging: Pag
     items = []
     for article in listed:
         if article.page not in pages:
-            raise StoreUnavailable(f"the archive changed while this request read it ({quoted(article.page)} is "
-                                   f"gone): try again")
+            raise StoreUnavailable.gone(article.page)
         cited = field(article, "headline", pages[article.page])
         items.append({"title": article.headline, "citation": cited.citation if cited else first_passage(article.id),
                       "span": {"start": cited.start, "end": cited.end} if cited else None,

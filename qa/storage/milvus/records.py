@@ -64,7 +64,7 @@ class MilvusRecords(Records):
     def _of(self, chunk: Chunk) -> Passage:
         passage = self.passage(chunk.id)
         if passage is None:  # an update removed it after this request read it (and it left the LRU since)
-            raise StoreUnavailable(f"the archive changed while this request read it ({chunk.id} is gone): try again")
+            raise StoreUnavailable.gone(chunk.id)
         return passage
 
     def cited(self, chunk_id: str) -> Passage | None:
