@@ -81,9 +81,10 @@ class Follower:
         self._thread: threading.Thread | None = None
 
     def newer(self, index: Index) -> Index | None:
-        """The index of a newer generation than `index`'s, or None."""
+        """The index of a newer generation than `index`'s, or None (an older one, which a swap would ignore, is not
+        even loaded)."""
         manifest = self.collections.manifest()
-        if manifest is None or manifest.get("generation") == index.manifest.get("generation"):
+        if manifest is None or manifest.get("generation", 0) <= index.manifest.get("generation", 0):
             return None
         try:
             check_compatible(manifest, self.collections.config, self.fingerprint)
