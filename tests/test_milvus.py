@@ -22,7 +22,7 @@ from qa.errors import IndexMismatch, StoreUnavailable
 from qa.eval import read_items
 from qa.service import QAService
 from qa.storage.milvus.backend import REFRESH_SECONDS, Follower, MilvusBackend, build
-from qa.storage.milvus.client import rows
+from qa.storage.milvus.client import connect, rows
 from qa.storage.milvus.collections import Collections, _record
 from qa.storage.milvus.terms import NO_WORDS, term_weights, token_id
 from qa.storage.records import Recent
@@ -310,6 +310,35 @@ def test_a_long_run_of_updates_leaves_the_open_connections_flat(config, service,
     for _ in range(6):
         add_and_remove()
     assert open_files() <= before + 1, "12 updates, and no connection left open by any"
+
+
+@pytest.mark.slow
+def test_an_idle_connection_keeps_to_the_servers_ping_policy(config, tmp_path, capfd):
+    """pymilvus pings every 10 s, idle or not. A gRPC server on its default policy (the milvus-lite server's) takes
+    that as abuse and closes the connection ("too_many_pings"), and a later client may fail to reconnect (a CI run
+    failed so). Here a Milvus Lite server bears one such ping instead of two: an idle client of ours sends none."""
+    from concurrent import futures
+
+    import grpc
+    from milvus_lite.adapter.grpc.servicer import MilvusServicer
+    from milvus_lite.db import MilvusLite
+    from pymilvus.grpc_gen import milvus_pb2_grpc
+
+    db = MilvusLite(str(tmp_path / "data"))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=[("grpc.http2.max_ping_strikes", 1)])
+    milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusServicer(db), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        client = connect(replace(config, store="milvus", milvus_uri=f"http://127.0.0.1:{port}"))
+        client.list_collections()
+        time.sleep(30)  # the default client's second ping comes after 20 s
+        client.list_collections()
+        client.close()
+    finally:
+        server.stop(grace=0)
+        db.close()
+    assert "too_many_pings" not in capfd.readouterr().err, "the server closed an idle connection for its pings"
 
 
 def test_a_server_holds_only_the_passages_it_read(own_collections):

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 
 BATCH = 1000  # rows per insert and per batch of a query iterator
+# pymilvus pings its connection every 10 s, idle or not. A gRPC server on its default policy (the milvus-lite
+# server, and the one Milvus Lite runs behind a `.db` path) allows one ping per 5 minutes, and none while no call
+# is open: after three it closes the connection ("too_many_pings"), and the next client may fail to reconnect.
+# Pings only during a call, and no more often than that policy allows; a Milvus server allows them too.
+KEEPALIVE = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_without_calls": False}
 
 
 class Names:
@@ -46,7 +51,8 @@ def connect(config: Config) -> MilvusClient:
     """A client of QA_MILVUS_URI: a `.db` path opens Milvus Lite in this process, `http://…` a server."""
     uri = config.milvus_uri
     with unavailable(f"cannot open Milvus at {shown(uri)}"):
-        return MilvusClient(uri if is_remote(uri) else str(Path(uri).resolve()), token=config.milvus_token)
+        return MilvusClient(uri if is_remote(uri) else str(Path(uri).resolve()), token=config.milvus_token,
+                            grpc_options=KEEPALIVE)
 
 
 def is_remote(uri: str) -> bool:
