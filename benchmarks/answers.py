@@ -36,7 +36,7 @@ from qa.config import Config  # noqa: E402
 from qa.ingest.documents import Hit  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import ensure_model  # noqa: E402
+from qa.models.model import prepared  # noqa: E402
 from qa.models.reader import READER_WEIGHTS, load_reader  # noqa: E402
 from qa.models.reader_data import held_back, read_jsonl  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
@@ -91,7 +91,7 @@ class Bench:
 
     def __init__(self, folder: Path, config: Config, calibration: Calibration, int8: bool = False, corpus=None,
                  weights: Path = READER_WEIGHTS, window_chars: int = WINDOW_CHARS):
-        model_path = ensure_model(config)
+        model_path = prepared(config)
         self.tokenizer = Tokenizer()
         self.encoder = Encoder.of(config, model_path)
         self.reader = load_reader(model_path, self.encoder.fingerprint, config.query_threads, int8, weights,

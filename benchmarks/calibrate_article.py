@@ -32,7 +32,7 @@ from qa.answers.confidence import ARTICLE_FEATURES, ARTICLE_FILE, FORMAT_VERSION
 from qa.config import Config  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import ensure_model  # noqa: E402
+from qa.models.model import prepared  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402
 
@@ -93,7 +93,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ARTICLE_FILE)
     args = parser.parse_args()
     config = Config.from_env()
-    encoder = Encoder.of(config, ensure_model(config))
+    encoder = Encoder.of(config, prepared(config))
     tokenizer = Tokenizer()
     x, y = collect(args.bench / "cmrc2018_trial", config, encoder, tokenizer)
     folds = np.random.default_rng(0).permutation(len(y)) % FOLDS

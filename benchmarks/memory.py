@@ -47,10 +47,10 @@ def main() -> None:
             from qa.config import Config
             from qa.language.tokenize import Tokenizer
             from qa.models.dense import Encoder
-            from qa.models.model import ensure_model
+            from qa.models.model import prepared
 
             config = Config.from_env()
-            encoder = Encoder.of(config, ensure_model(config))
+            encoder = Encoder.of(config, prepared(config))
             folder = replicated_index(args.size, Path(tmp), config, encoder, Tokenizer()).index_dir
         subprocess.run([sys.executable, "-c", MEASURE, str(folder)], cwd=ROOT, check=True)
 

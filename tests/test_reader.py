@@ -47,20 +47,16 @@ def training_examples(n: int):
     return out
 
 
-@pytest.fixture(scope="module")
-def model_path(service):
-    return service.config.resolved_model_path
-
-
-def test_training_lowers_the_loss_and_the_file_round_trips(model_path, tmp_path):
+def test_training_lowers_the_loss_and_the_file_round_trips(torch_model_path, tmp_path):
     import torch
 
     from qa.models.reader_net import base_lower, base_upper, load_upper
     from qa.models.train_reader import prepare, save, train
 
-    prepared = prepare(training_examples(48), text_tokenizer(model_path), base_lower(model_path, 2), progress=False)
+    prepared = prepare(training_examples(48), text_tokenizer(torch_model_path), base_lower(torch_model_path, 2),
+                       progress=False)
     assert len(prepared.encoded) == 48 and sum(t == (0, 0) for t in prepared.targets) == 16
-    upper = base_upper(model_path, 2, 2)
+    upper = base_upper(torch_model_path, 2, 2)
     losses = train(prepared, upper, epochs=4, lr=2e-4, batch=8, seed=0, log_every=6)
     assert losses[-1] < 0.5 * losses[0], losses
 
@@ -78,20 +74,20 @@ class Stopped(Exception):
     """A training run stopped from outside (as by a kill)."""
 
 
-def test_a_stopped_training_resumes_from_its_checkpoint(model_path, tmp_path, monkeypatch):
+def test_a_stopped_training_resumes_from_its_checkpoint(torch_model_path, tmp_path, monkeypatch):
     import torch
 
     from qa.models import train_reader
     from qa.models.reader_net import base_lower, base_upper
 
     monkeypatch.setattr(train_reader, "CHECKPOINT_EVERY", 3)
-    prepared = train_reader.prepare(training_examples(48), text_tokenizer(model_path), base_lower(model_path, 2),
-                                    progress=False)
+    prepared = train_reader.prepare(training_examples(48), text_tokenizer(torch_model_path),
+                                    base_lower(torch_model_path, 2), progress=False)
     real = train_reader._tensors
 
     def run(checkpoint, epochs=2, recipe=None):
         torch.manual_seed(0)  # the head starts random: as `run` does, every run starts from the same one
-        upper = base_upper(model_path, 2, 1)  # a new process: nothing but the checkpoint survives
+        upper = base_upper(torch_model_path, 2, 1)  # a new process: nothing but the checkpoint survives
         # A loss is logged every 3 steps, as checkpoints are made: a resumed run logs the same means.
         losses = train_reader.train(prepared, upper, epochs, 2e-4, 8, 0, log_every=3, checkpoint=checkpoint,
                                     recipe=recipe or {"name": "test"})
@@ -122,7 +118,7 @@ def test_a_stopped_training_resumes_from_its_checkpoint(model_path, tmp_path, mo
 
 
 
-def test_onnx_reader_computes_what_torch_does(service, model_path):
+def test_onnx_reader_computes_what_torch_does(service, torch_model_path):
     import torch
 
     from qa.models.dense import text_tokenizer
@@ -132,8 +128,8 @@ def test_onnx_reader_computes_what_torch_does(service, model_path):
     from qa.models.reader_net import base_lower, load_upper
 
     upper, lower_layers = load_upper(READER_WEIGHTS)
-    net = Net(base_lower(model_path, lower_layers), upper).eval()
-    onnx = Reader(model_path / "reader" / READER_FILE, text_tokenizer(model_path))
+    net = Net(base_lower(torch_model_path, lower_layers), upper).eval()
+    onnx = Reader(service.encoder.onnx / READER_FILE, service.encoder.tokenizer)
     arrays = batch_arrays([encode(onnx.tokenizer, q, p) for q, p, _ in FACTS])
     start, end = onnx.session.run(["start_logits", "end_logits"], arrays)
     with torch.inference_mode():

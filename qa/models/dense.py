@@ -12,7 +12,15 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.config import Config
-from qa.models.export import ONNX_FILE, ONNX_FOLDER, OUTPUT, QUERY_FILE, READER_FOLDER, ensure_onnx
+from qa.models.export import (
+    EARLIER_READER_FOLDER,
+    ONNX_FILE,
+    ONNX_FOLDER,
+    OUTPUT,
+    QUERY_FILE,
+    READER_WEIGHTS,
+    ensure_onnx,
+)
 
 BATCH = 32
 
@@ -36,7 +44,7 @@ class Encoder:
         model_path = Path(model_path)
         self.name = model_path.name
         self.fingerprint = fingerprint(model_path)
-        self.onnx = ensure_onnx(model_path, self.fingerprint)  # the folder of both ONNX models
+        self.onnx = ensure_onnx(model_path, self.fingerprint, READER_WEIGHTS)  # the folder of the ONNX models
         # One tokenizer for the encoder and the reader (load_reader(..., tokenizer=encoder.tokenizer)): each copy
         # holds about 280 MB. It does not truncate (the reader cuts its own inputs); the encoder cuts here.
         self.tokenizer = text_tokenizer(model_path)
@@ -125,7 +133,7 @@ def fingerprint(model_path: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in model_path.rglob("*") if p.is_file()):
         relative = path.relative_to(model_path)
-        if relative.parts[0] in (ONNX_FOLDER, READER_FOLDER):
+        if relative.parts[0] in (ONNX_FOLDER, EARLIER_READER_FOLDER):
             continue
         digest.update(str(relative).encode())
         if path.suffix in (".json", ".txt"):

