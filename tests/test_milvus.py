@@ -25,7 +25,7 @@ from qa.storage.milvus.backend import REFRESH_SECONDS, Follower, MilvusBackend, 
 from qa.storage.milvus.client import connect, rows
 from qa.storage.milvus.collections import Collections, _record
 from qa.storage.milvus.terms import NO_WORDS, term_weights, token_id
-from qa.storage.records import Recent
+from qa.storage.records import LRU
 
 DEV = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
 PAGE = (ROOT / "tests" / "fixtures" / "update_page.txt").read_bytes()
@@ -355,7 +355,7 @@ def test_a_server_holds_only_the_passages_it_read(own_collections):
 
 
 def test_the_records_lru_keeps_the_most_recent_within_its_size():
-    recent = Recent(3)
+    recent = LRU(3)
     for key in "abcd":
         recent.put(key, key.upper())
     assert recent.get("a") is None and recent.get("d") == "D" and len(recent) == 3

@@ -15,7 +15,7 @@ from qa.search import rerank
 from qa.search.fusion import fuse
 from qa.storage.filters import Filters
 from qa.storage.index import Index
-from qa.storage.records import Passage, Recent
+from qa.storage.records import LRU, Passage
 
 # Re-ranking points a chat's follow-up gives the passages of the article its previous answer came from:
 # about a fifth of a typical best score, so a clearly better passage elsewhere still wins.
@@ -33,7 +33,7 @@ class Retriever:
         # A passage's sentence texts, bigram sets and answer types are prepared when it is first re-ranked and
         # kept for the next requests: preparing every passage at start-up held most of a large index's memory
         # and start-up time (100k passages: 3.6 GB and 34.5 s before, 1.2 GB and 10.8 s now; BENCHMARKS.md).
-        self.prepared = Recent(PASSAGE_CACHE)
+        self.prepared = LRU(PASSAGE_CACHE)
 
     def _analysed(self, key, found: Passage) -> analysis.Passage:
         prepared = self.prepared.get(key)

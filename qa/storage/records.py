@@ -37,7 +37,7 @@ class Passage:
         return self.article.headline
 
 
-class Recent:
+class LRU:
     """A bounded least-recently-used map shared by request threads (cachetools' LRUCache is not thread-safe on its
     own), counting its hits and misses."""
 

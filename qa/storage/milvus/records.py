@@ -19,7 +19,7 @@ from qa.storage.filters import Filters, Paging
 from qa.storage.index import record_of
 from qa.storage.milvus.client import Names, rows, unavailable
 from qa.storage.milvus.search import expression, literal, literals
-from qa.storage.records import Passage, Recent, Records
+from qa.storage.records import LRU, Passage, Records
 
 PASSAGE_FIELDS = ["id", "page", "article_id", "text", "start", "end", "record"]
 ARTICLE_FIELDS = ["page", "seq", "record"]
@@ -36,8 +36,8 @@ class MilvusRecords(Records):
 
     def __init__(self, client: MilvusClient, names: Names, passages: int):
         self.client, self.collections = client, names
-        self._passages = Recent(passages)
-        self._pages = Recent(PAGE_CACHE)
+        self._passages = LRU(passages)
+        self._pages = LRU(PAGE_CACHE)
         self._names: frozenset[str] | None = None
         self._lock = threading.Lock()
 
