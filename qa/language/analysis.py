@@ -31,7 +31,7 @@ class Sentence:
 
 
 @dataclass(frozen=True)
-class Passage:
+class AnalysedPassage:
     sentences: tuple[Sentence, ...]
     title: str  # prepared form
     title_bigrams: frozenset[str]
@@ -51,10 +51,10 @@ def sentence_types(sentence: str, tokenizer: Tokenizer) -> list[str]:
     return [kind for kind in TYPES if type_spans(sentence, kind, lambda _: tags)]
 
 
-def passage(text: str, spans, types, title: str, tokenizer: Tokenizer) -> Passage:
+def passage(text: str, spans, types, title: str, tokenizer: Tokenizer) -> AnalysedPassage:
     prepared = [tokenizer.prepare(text[a:b]) for a, b in spans]
     title = tokenizer.prepare(title)
-    return Passage(
+    return AnalysedPassage(
         sentences=tuple(Sentence(p, bigrams(p), frozenset(t)) for p, t in zip(prepared, types)),
         title=title,
         title_bigrams=bigrams(title),

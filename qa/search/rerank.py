@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.language.analysis import Passage, Question
+from qa.language.analysis import AnalysedPassage, Question
 
 # bm25_share: BM25 as a share of the best candidate's; dense_gap: cosine minus the best candidate's; window,
 # sentence, chunk: how much of the question the best two-sentence window / sentence / whole passage
@@ -30,7 +30,7 @@ def _share(q: frozenset[str], other: frozenset[str]) -> float:
     return len(q & other) / len(q) if q else 0.0
 
 
-def match(q: Question, p: Passage, retrieval: tuple[float, float]) -> Match:
+def match(q: Question, p: AnalysedPassage, retrieval: tuple[float, float]) -> Match:
     """Features of one candidate; `retrieval` is (bm25_share, dense_gap), relative to the other candidates."""
     sentences = p.sentences
     # The headline/title is the context of every sentence: a sentence need not repeat its topic.

@@ -35,7 +35,7 @@ class Retriever:
         # and start-up time (100k passages: 3.6 GB and 34.5 s before, 1.2 GB and 10.8 s now; BENCHMARKS.md).
         self.prepared = LRU(PASSAGE_CACHE)
 
-    def _analysed(self, key, found: Passage) -> analysis.Passage:
+    def _analysed(self, key, found: Passage) -> analysis.AnalysedPassage:
         prepared = self.prepared.get(key)
         if prepared is None:
             chunk = found.chunk
