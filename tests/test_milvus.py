@@ -21,7 +21,7 @@ from qa.config import ROOT
 from qa.errors import IndexMismatch, StoreUnavailable
 from qa.eval import read_items
 from qa.service import QAService
-from qa.storage.milvus.backend import REFRESH_SECONDS, Follower, MilvusBackend, build
+from qa.storage.milvus.backend import REFRESH_SECONDS, MilvusBackend, MilvusFollower, build
 from qa.storage.milvus.client import connect, rows
 from qa.storage.milvus.collections import Collections, _record
 from qa.storage.milvus.terms import NO_WORDS, term_weights, token_id
@@ -228,7 +228,7 @@ def test_the_command_line_builds_and_updates_the_shared_collections(config, milv
 def test_a_full_rebuild_is_a_new_generation_that_servers_follow(own_collections):
     store, service = own_collections
     served = service.index
-    follower = Follower(store, served.store.client, service.encoder.fingerprint)
+    follower = MilvusFollower(store, served.store.client, service.encoder.fingerprint)
     rebuilt = build(store, service.encoder, service.tokenizer, progress=False)
     assert rebuilt.manifest["generation"] == served.manifest["generation"] + 1
     newer = follower.newer(served)
@@ -283,10 +283,10 @@ def test_a_full_rebuild_keeps_the_pages_added_through_updates(own_collections):
 def test_a_follower_does_not_follow_collections_built_with_another_model(own_collections):
     store, service = own_collections
     served = service.index
-    follower = Follower(store, served.store.client, "another-model-fingerprint")
+    follower = MilvusFollower(store, served.store.client, "another-model-fingerprint")
     Collections(store, served.store.client).update({"zz_new.txt": PAGE}, service.encoder, service.tokenizer, None)
     assert follower.newer(served) is None, "a newer generation, but of another model: not followed"
-    assert Follower(store, served.store.client, service.encoder.fingerprint).newer(served) is not None
+    assert MilvusFollower(store, served.store.client, service.encoder.fingerprint).newer(served) is not None
 
 
 def test_a_long_run_of_updates_leaves_the_open_connections_flat(config, service, milvus_uri):

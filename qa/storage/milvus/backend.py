@@ -69,7 +69,7 @@ def _described(name: str, meta: dict, sha256: str, size: int) -> dict:
             "chunks": meta.get("chunks", 0), "indexed": meta.get("sha256") == sha256, "skipped": meta.get("skipped")}
 
 
-class Follower:
+class MilvusFollower:
     """Keeps a server on the newest generation: a thread of its own looks at the manifest every REFRESH_SECONDS
     and, when another process wrote a newer generation, loads it and hands it to the server's swap, so that no
     request waits for a load (requests under way finish on the index they started with). Collections rebuilt
@@ -185,8 +185,8 @@ class MilvusBackend(Backend):
                 publish: Callable[[Index], None]) -> Library:
         return SharedLibrary(config, build, publish)
 
-    def follower(self, config: Config, index: Index, fingerprint: str) -> Follower:
-        return Follower(config, index.store.client, fingerprint)
+    def follower(self, config: Config, index: Index, fingerprint: str) -> MilvusFollower:
+        return MilvusFollower(config, index.store.client, fingerprint)
 
 
 BACKEND = MilvusBackend()
