@@ -120,7 +120,7 @@ def page_text(article: Article) -> str:
 
 def _arabic_date(phrase: str) -> str:
     """"十二月二十日" as the seeds print dates, "12月20日" (a date in any other form, or no date, stays)."""
-    match = dates.DATE.fullmatch(phrase)
+    match = dates.PRINTED_DATE.fullmatch(phrase)
     if not match or not match["cmonth"]:
         return phrase
     year, month, day = dates.numbers(match)

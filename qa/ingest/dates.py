@@ -12,12 +12,12 @@ from qa.ingest.normalize import normalise, normalise_with_map
 DAYS_AHEAD = 31  # a date printed without a year lies at most this long after its page's date (an announced event)
 # 12月21日, 2021年12月21日, 2021-12-21 (or . or /), 二〇二一年十二月二十一日; OCR may leave spaces inside.
 _CN_DIGITS = "〇一二三四五六七八九"
-DATE = re.compile(r"(?<!\d)(?:(?P<year>\d{4})\s*年\s*)?(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日"
-                   r"|(?<!\d)(?P<nyear>\d{4})\s*(?P<sep>[-./])\s*(?P<nmonth>\d{1,2})\s*(?P=sep)\s*"
-                   r"(?P<nday>\d{1,2})(?!\d)"
-                   r"|(?<![一二三四五六七八九十])(?:(?P<cyear>[〇零一二三四五六七八九]{4})\s*年\s*)?"
-                   r"(?P<cmonth>十[一二]?|[一二三四五六七八九])\s*月\s*"
-                   r"(?P<cday>三十一?|二十[一二三四五六七八九]?|十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号]")
+PRINTED_DATE = re.compile(r"(?<!\d)(?:(?P<year>\d{4})\s*年\s*)?(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日"
+                           r"|(?<!\d)(?P<nyear>\d{4})\s*(?P<sep>[-./])\s*(?P<nmonth>\d{1,2})\s*(?P=sep)\s*"
+                           r"(?P<nday>\d{1,2})(?!\d)"
+                           r"|(?<![一二三四五六七八九十])(?:(?P<cyear>[〇零一二三四五六七八九]{4})\s*年\s*)?"
+                           r"(?P<cmonth>十[一二]?|[一二三四五六七八九])\s*月\s*"
+                           r"(?P<cday>三十一?|二十[一二三四五六七八九]?|十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号]")
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Date:
 
 
 def numbers(match: re.Match) -> tuple[int | None, int, int]:
-    """(year or None, month, day) of a DATE match, in whichever form it is printed."""
+    """(year or None, month, day) of a PRINTED_DATE match, in whichever form it is printed."""
     if match["cmonth"]:
         year = match["cyear"]
         return (int("".join(str(_CN_DIGITS.index(c)) if c in _CN_DIGITS else "0" for c in year)) if year else None,
@@ -51,7 +51,7 @@ def _chinese(number: str) -> int:
 def first_date(raw: str, start: int, end: int) -> Date | None:
     """The first real date printed in the first paragraph of raw[start:end], with its raw span."""
     mapped = normalise_with_map(raw[start:end])
-    for match in DATE.finditer(mapped.text.split("\n", 1)[0]):
+    for match in PRINTED_DATE.finditer(mapped.text.split("\n", 1)[0]):
         parts = numbers(match)
         if _valid(*parts):
             a, b = mapped.to_raw(*match.span())

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from qa.ingest import byline
 from qa.ingest.byline import Names
-from qa.ingest.dates import DATE, Date, dating, first_date, numbers
+from qa.ingest.dates import PRINTED_DATE, Date, dating, first_date, numbers
 from qa.ingest.documents import Article
 from qa.ingest.normalize import CLOSERS, LINE_BREAK, PARA_END, folder_for, normalise, normalise_with_map
 from qa.language.lexicon import ISSUER_ENDINGS
@@ -160,7 +160,7 @@ def _banner_like(text: str) -> bool:
         return False
     if _EDITION.search(text) or _EDITOR.search(text):
         return True
-    date = DATE.search(text)
+    date = PRINTED_DATE.search(text)
     return bool(date and numbers(date)[0] and _WEEKDAY.search(text))
 
 
@@ -170,7 +170,7 @@ def _dateline_banners(lines: list[_Line]) -> list[_Line]:
     for n, line in enumerate(lines):
         if line.kind in (LEAD, BYLINE, TEXT, COMMA):
             return out + lines[n:]
-        date = DATE.fullmatch(line.text) if line.kind == HEAD else None
+        date = PRINTED_DATE.fullmatch(line.text) if line.kind == HEAD else None
         out.append(replace(line, kind=BANNER) if date and numbers(date)[0] else line)
     return out
 
