@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from qa.config import Config
+from qa.errors import IndexMismatch
 from qa.models.dense import EmbeddingCache
-from qa.storage.ann import ANN, BACKENDS, FaissFlat, FaissIVF, for_size
+from qa.storage.ann import ANN, BACKENDS, FaissFlat, FaissIVF, Rows, for_size
 from qa.storage.embedded import index_corpus, load_index, save_index
 
 
@@ -66,11 +67,31 @@ def test_a_build_over_the_threshold_serves_from_ivf(service, tmp_path):
     corpus, encoder = service.index.records.corpus, service.encoder
     cache = EmbeddingCache(service.config.cache_dir / "embeddings", encoder.fingerprint)
     index = index_corpus(corpus, encoder, service.tokenizer, cache=cache, progress=False, ann_exact_below=10)
-    assert index.store.ann.kind == "faiss-ivf" and cache.last_encoded == 0
+    assert index.store.ann.kind == FaissIVF.kind and cache.last_encoded == 0
     save_index(index, tmp_path / "index")
     loaded = load_index(tmp_path / "index")
-    assert loaded.store.ann.kind == "faiss-ivf" and loaded.store.ann.size == len(corpus.chunks)
+    assert loaded.store.ann.kind == FaissIVF.kind and loaded.store.ann.size == len(corpus.chunks)
+    assert isinstance(loaded.store.ann.exact, Rows), "the float32 vectors are read from the file when asked for"
     vectors = loaded.store.ann.vectors(np.arange(loaded.store.ann.size))
     np.testing.assert_allclose(vectors, service.index.store.ann.vectors(np.arange(loaded.store.ann.size)), atol=1e-6)
-    scores, _ = loaded.store.ann.search(vectors, 1)
-    assert scores.min() > 0.9999  # every passage is its own nearest neighbour
+    _, ids = loaded.store.ann.search(vectors, 1)
+    found = loaded.store.ann.vectors(ids[:, 0])
+    assert np.einsum("ij,ij->i", found, vectors).min() > 0.9999  # every passage is its own nearest (or its twin)
+
+
+def test_a_vector_index_of_an_earlier_kind_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "ann.json").write_text(json.dumps({"format": 1, "kind": "faiss-ivf", "size": 3, "params": {}}))
+    with pytest.raises(IndexMismatch, match="rebuild it with `python -m qa build`"):
+        ANN.load(tmp_path / "ann")
+
+
+def test_rows_read_what_was_saved_in_any_order_even_once_the_file_is_gone(tmp_path):
+    vectors = clustered(500, dim=8)
+    np.save(tmp_path / "vectors.npy", vectors)
+    rows = Rows(tmp_path / "vectors.npy")
+    (tmp_path / "vectors.npy").unlink()  # an update removed the generation this index was loaded from
+    for ids in ([3, 1, 2, 2, 499, 0], [], [7], list(range(500))):
+        np.testing.assert_array_equal(rows[np.array(ids, dtype=np.int64)], vectors[ids].reshape(len(ids), 8))
+    with pytest.raises(IndexError):
+        rows[np.array([500])]

@@ -63,6 +63,8 @@ class BM25Index:
         if params.get("format") != FORMAT:
             raise IndexMismatch(f"BM25 index in {folder} has format {params.get('format')}, this code reads {FORMAT}")
         index = cls(params["k1"], params["b"])
-        index._bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        # Memory-mapped: the postings are clean file pages, shared by server processes and dropped under pressure,
+        # not a heap copy; a question touches its own tokens' postings (and the kernel maps the pages around them).
+        index._bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
         index.size = params["size"]
         return index
