@@ -15,6 +15,7 @@ from qa.answers.answer import READ_DEPTH, Answer, Answerer, Span, raw_span
 from qa.answers.confidence import ArticleModel, Calibration
 from qa.config import Config
 from qa.errors import NotFound, StoreUnavailable, quoted
+from qa.ingest import citations
 from qa.ingest.documents import Article, Chunk, Hit
 from qa.language.analysis import Question
 from qa.language.tokenize import Tokenizer
@@ -24,7 +25,7 @@ from qa.models.reader import Reader, load_reader
 from qa.search.retrieve import Retriever
 from qa.storage.filters import NO_MATCH, Filters, Paging
 from qa.storage.index import Index
-from qa.storage.records import Passage, Records
+from qa.storage.records import Records
 
 REFUSAL = "资料库中没有找到能回答这个问题的内容。"  # "The archive does not say."
 NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the archive names that."
@@ -32,7 +33,6 @@ NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有
             "headline": "这篇报道的标题无法在原文中定位。"}  # ... where the page prints it cannot be told exactly  # "The report bears no byline / no date."
 NO_ANSWER = (REFUSAL, NO_TOPIC, *NO_FIELD.values(), NO_MATCH)  # what a reply without an answer opens with
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
-_SENTENCE_ID = re.compile(r"^(?P<chunk>.+)-s(?P<n>\d{1,6})$")
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ class QAService:
             "sentence_span": {"start": answer.sentence.start, "end": answer.sentence.end},
             "confidence": round(answer.confidence, 4),
             "support": round(answer.support, 4),
-            "citation": sentence_citation(answer.chunk, answer.sentence_index),
+            "citation": citations.sentence_id(answer.chunk.id, answer.sentence_index),
             "page": answer.chunk.page,
         }
 
@@ -276,57 +276,48 @@ class QAService:
 
     # -- lookups -----------------------------------------------------------------------------
     def citation(self, citation_id: str) -> dict:
-        """A passage id cites the whole passage, a sentence id (passage id + "-sNN") one of its sentences, a field
-        id (article id + "-headline", "-byline" or "-date") that part of the article record as printed."""
+        """A passage id cites the whole passage, a sentence id one of its sentences, a field id that part of the
+        article record as printed (qa.ingest.citations); only the ids the service hands out are found."""
         records = self.snapshot.records
-        field = self._cited_field(records, citation_id)
+        cited = citations.parse(citation_id)
+        field = self._cited_field(records, cited) if cited and cited.kind == citations.FIELD else None
         if field is not None:  # the passage shown with it: the article's passage nearest the field
             chunk = min(_passages(records, field.article.id),
                         key=lambda c: max(c.start - field.end, field.start - c.end, 0))
-            cited = Span(field.text, field.start, field.end)
+            cited_span = Span(field.text, field.start, field.end)
             article = field.article
         else:
-            passage, sentence = self._cited(records, citation_id)
-            chunk = passage.chunk
-            start, end = chunk.sentences[sentence] if sentence is not None else (0, len(chunk.text))
-            cited = raw_span(chunk, passage.raw, start, end)
+            passage = records.cited(cited.passage) if cited and cited.passage else None  # passage and sentence ids
+            chunk = passage and passage.chunk
+            if not chunk or (cited.sentence is not None and cited.sentence >= len(chunk.sentences)):
+                raise NotFound(f"no citation with id {quoted(citation_id)}")
+            start, end = chunk.sentences[cited.sentence] if cited.sentence is not None else (0, len(chunk.text))
+            cited_span = raw_span(chunk, passage.raw, start, end)
             article = records.article(chunk.article_id)
         raw = records.page(chunk.page)
         if raw is None or article is None:  # an update removed the page since the passage was read
             raise NotFound(f"no citation with id {quoted(citation_id)}")
-        p_start, p_end = paragraph_bounds(raw, cited.start, cited.end)
+        p_start, p_end = paragraph_bounds(raw, cited_span.start, cited_span.end)
         return {
             "id": citation_id,
             "article": self._article_json(records, article),
             "passage": {"id": chunk.id, "text": chunk.text, "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end}},
             "paragraph": {"text": raw[p_start:p_end], "source": {"file": chunk.page, "start": p_start, "end": p_end}},
-            "span": {"text": cited.text, "raw": raw[cited.start:cited.end], "start": cited.start, "end": cited.end},
+            "span": {"text": cited_span.text, "raw": raw[cited_span.start:cited_span.end], "start": cited_span.start,
+                     "end": cited_span.end},
         }
 
     @staticmethod
-    def _cited_field(records: Records, citation_id: str) -> archive.Field | None:
-        """The record field a field id names (None for other ids; 404 for a field the article does not print)."""
-        match = archive.FIELD_ID.match(citation_id)
-        article = records.article(match["article"]) if match else None
+    def _cited_field(records: Records, cited: citations.Cited) -> archive.Field | None:
+        """The record field a field id names (None for an article not in the archive; 404 for a field the article
+        does not print)."""
+        article = records.article(cited.article)
         if article is None:
             return None
-        field = archive.field(article, match["field"], _page(records, article.page))
+        field = archive.field(article, cited.field, _page(records, article.page))
         if field is None:
-            raise NotFound(f"article {quoted(article.id)} prints no {match['field']}")
+            raise NotFound(f"article {quoted(article.id)} prints no {cited.field}")
         return field
-
-    @staticmethod
-    def _cited(records: Records, citation_id: str) -> tuple[Passage, int | None]:
-        """The passage and sentence index of a citation id; only the ids the service hands out are found."""
-        passage = records.cited(citation_id)
-        if passage is not None:
-            return passage, None
-        match = _SENTENCE_ID.match(citation_id)
-        passage = records.cited(match["chunk"]) if match else None
-        chunk = passage and passage.chunk
-        if chunk and int(match["n"]) < len(chunk.sentences) and sentence_citation(chunk, int(match["n"])) == citation_id:
-            return passage, int(match["n"])
-        raise NotFound(f"no citation with id {quoted(citation_id)}")
 
     def articles(self, filters: Filters = Filters(), paging: Paging = Paging()) -> dict:
         """The /api/articles body: one page of the summaries of the articles the filters pass, in page order, with
@@ -382,10 +373,6 @@ def _passages(records: Records, article_id: str) -> list[Chunk]:
     if not chunks:  # a shared store's update removed them since the search (or an article with an empty body)
         raise StoreUnavailable.gone(article_id)
     return chunks
-
-
-def sentence_citation(chunk: Chunk, sentence_index: int) -> str:
-    return f"{chunk.id}-s{sentence_index:02d}"
 
 
 def paragraph_bounds(raw: str, start: int, end: int) -> tuple[int, int]:

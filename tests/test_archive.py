@@ -12,6 +12,7 @@ import requests
 from qa.answers import archive, kinds
 from qa.conversation import Chat
 from qa.eval import archive_summary, evaluate, read_items
+from qa.ingest import citations
 from qa.ingest.normalize import normalise
 from qa.storage.filters import Paging, day_key
 from qa.validate import parse_filters
@@ -147,7 +148,7 @@ def test_a_list_by_a_date_in_chinese_numerals(service):
 
 def test_record_fields_are_cited_by_raw_offsets(api_server, service):
     for article in list(service.index.records.corpus.articles.values())[:8]:
-        for name in archive.FIELDS:
+        for name in citations.FIELDS:
             reply = requests.get(f"{api_server}/api/citations/{article.id}-{name}", timeout=10)
             field = archive.field(article, name, service.index.records.corpus.pages[article.page])
             if field is None:

@@ -10,16 +10,14 @@ from dataclasses import dataclass
 
 from qa.answers.kinds import BYLINE, DATE, FACT, LIST, PAGE, topic_phrases
 from qa.errors import StoreUnavailable
-from qa.ingest import dates
+from qa.ingest import citations, dates
 from qa.ingest.documents import Article
 from qa.ingest.normalize import normalise
 from qa.language.tokenize import Tokenizer
 from qa.storage.filters import Filters, Paging
 from qa.storage.records import Records
 
-FIELDS = ("headline", "byline", "date")  # the cited parts of a record: citation ids "<article id>-<field>"
 FIELD_OF = {BYLINE: "byline", DATE: "date", PAGE: "headline"}  # what a record answer of each kind cites
-FIELD_ID = re.compile(rf"^(?P<article>.+)-(?P<field>{'|'.join(FIELDS)})$")
 # "这几天", "这位记者", "那个版面": pointers at what the filters or the conversation give, not a topic.
 _POINTER = re.compile(r"^(?:这|那|该|此|本|同一?)(?:个|些|位|几|一|期|版|篇|条|则|组|批|类|段|份|天|周|月|年|次|里|边|儿|报)[\u4e00-\u9fff]{0,3}$")
 ADJACENT_CHARS = 40
@@ -45,14 +43,14 @@ class Field:
     """A cited part of an article record as printed: its normalised text and raw offsets in the page file."""
 
     article: Article
-    name: str  # one of FIELDS
+    name: str  # one of citations.FIELDS
     text: str
     start: int
     end: int
 
     @property
     def citation(self) -> str:
-        return f"{self.article.id}-{self.name}"
+        return citations.field_id(self.article.id, self.name)
 
 
 def field(article: Article, name: str, raw: str) -> Field | None:

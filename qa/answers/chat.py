@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qa.ingest import citations
 from qa.language.lexicon import CHAT_NAME_ENDINGS, PERSON_TAGS
 from qa.language.tokenize import Tokenizer
 
@@ -206,5 +207,6 @@ def _cited_passage(answer: dict, passages: list[dict]) -> int | None:
     if answer["kind"] == "list":
         return None
     if answer["kind"] == "fact":
-        return next((n for n, p in enumerate(passages, 1) if answer["citation"].startswith(p["citation"] + "-s")), None)
+        return next((n for n, p in enumerate(passages, 1) if citations.is_sentence_of(answer["citation"], p["citation"])),
+                    None)
     return next((n for n, p in enumerate(passages, 1) if p["article"]["id"] == answer["article"]["id"]), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+from qa.ingest import citations
 from qa.ingest.documents import Article, Chunk
 from qa.ingest.normalize import CLOSERS, TERMINATORS, Normalised, normalise_with_map, normaliser_for
 
@@ -125,7 +126,7 @@ def chunk_article(article: Article, raw: str, min_chars: int = 200, max_chars: i
             sentences = tuple((s - a, e - a) for s, e in units[i:j + 1])
         else:  # cannot happen for spans that start and end on sentence boundaries; stay exact anyway
             sentences = tuple(split_sentences(text))
-        chunks.append(Chunk(id=f"{article.id}-c{number:02d}", article_id=article.id, page=article.page,
+        chunks.append(Chunk(id=citations.passage_id(article.id, number), article_id=article.id, page=article.page,
                             text=text, start=base + raw_a, end=base + raw_b, sentences=sentences))
     return chunks
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
-from qa.ingest import byline
+from qa.ingest import byline, citations
 from qa.ingest.byline import Names
 from qa.ingest.dates import PRINTED_DATE, Date, dating, first_date, numbers
 from qa.ingest.documents import Article
@@ -105,7 +105,7 @@ def parse_page(name: str, raw: str) -> list[Article]:
         drafts.append((units[i:j + 1], units[j + 1:stop]))
     articles: list[Article] = []
     for header, body in drafts:
-        article = _article(f"{stem}-a{len(articles) + 1:02d}", page, raw, header, body, page_date)
+        article = _article(citations.article_id(stem, len(articles) + 1), page, raw, header, body, page_date)
         if article is not None:
             articles.append(_inherit_byline(article, articles, body))
     return articles
@@ -435,7 +435,7 @@ def _blocks(page: str, stem: str, raw: str, lines: list[_Line], page_date: Date 
     for block in filter(None, blocks):
         start, end = block[0].start, block[-1].end
         headline = _title(raw, block[0], HEADLINE_MAX_CHARS)
-        article = Article(id=f"{stem}-a{len(articles) + 1:02d}", page=page, headline=headline.text, kicker=None,
+        article = Article(id=citations.article_id(stem, len(articles) + 1), page=page, headline=headline.text, kicker=None,
                           date=None, reporters=(), correspondents=(), body=normalise(raw[start:end]),
                           body_start=start, body_end=end, headline_span=headline.span)
         articles.append(_assemble(article, raw, block, page_date,

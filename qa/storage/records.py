@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 from cachetools import LRUCache
 
+from qa.ingest import citations
 from qa.ingest.documents import Article, Chunk
 from qa.storage.columns import ChunkColumns, TypeColumns
 from qa.storage.filters import ArticleTable, Day, Filters, Paging, Selection, day_key, people
@@ -200,8 +201,8 @@ class CorpusRecords(Records):
         return Passage(chunk, self.corpus.articles[chunk.article_id], self.types[i], self.raw(chunk))
 
     def cited(self, chunk_id: str) -> Passage | None:
-        # A chunk id is its article's id and "-c" and a number: found among that article's few passages.
-        for i in self._by_article.get(chunk_id.rpartition("-c")[0], ()):
+        cited = citations.parse(chunk_id)  # found among its article's few passages
+        for i in self._by_article.get(cited.article, ()) if cited and cited.kind == citations.PASSAGE else ():
             if self.corpus.chunks.ids[int(i)] == chunk_id:
                 return self._passage(int(i))
         return None

@@ -8,6 +8,7 @@ import uuid
 from flask import Blueprint, g, jsonify
 
 from qa.errors import NotFound, quoted
+from qa.ingest.citations import is_sentence_of
 from qa.validate import check_chat
 from qa.web.helpers import chat, event_stream, json_body, service, sse, stream_errors
 
@@ -85,7 +86,7 @@ def citations(reply: dict) -> list[dict]:
         source = passage["source"]
         entry = {"index": n, "id": passage["citation"], "title": passage["article"]["title"], "file": source["file"],
                  "start": source["start"], "end": source["end"], "quote": passage["text"]}
-        if answer and answer["citation"].startswith(passage["citation"] + "-s"):
+        if answer and is_sentence_of(answer["citation"], passage["citation"]):
             span = answer["sentence_span"]
             entry |= {"id": answer["citation"], "start": span["start"], "end": span["end"], "quote": answer["sentence"],
                       "passage": passage["citation"]}
