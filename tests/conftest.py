@@ -72,8 +72,20 @@ def received():
         yield recorder
 
 
+# What makes a test slow: the model (the service and every app and server built on it, the model's conversion),
+# a server or Milvus process, or Chromium. A test that uses one of these, directly or through another fixture,
+# is in the slow tier; `pytest -m "not slow"` runs the others in seconds, with no model and no server. A fixture
+# that picks another by request.getfixturevalue hides it from pytest, so it is named here itself.
+SLOW_FIXTURES = frozenset({"service", "torch_model_path", "model_path", "milvus_uri", "start_server", "server_command",
+                           "browser", "own_collections", "api_server", "verdicts"})
+
+
 def pytest_collection_modifyitems(items):
-    """tests/test_openapi.py's check of every response the suite received runs after all the other tests."""
+    """The slow tier marked (SLOW_FIXTURES); tests/test_openapi.py's check of every response the suite received
+    runs after all the other tests."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.name == "test_every_response_the_suite_received_conforms")
 
 

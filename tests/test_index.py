@@ -45,7 +45,7 @@ def test_rebuild_gives_the_same_ids_and_reuses_embeddings(config, service, tmp_p
     assert loaded.store.ann.size == len(loaded.records.corpus.chunks) == loaded.store.bm25.size
 
 
-def test_changed_seed_makes_the_index_stale(config, tmp_path):
+def test_changed_seed_makes_the_index_stale(config, service, tmp_path):  # service: the index built
     seeds = tmp_path / "seeds"
     shutil.copytree(config.seeds_dir, seeds)
     other = replace(config, seeds_dir=seeds)

@@ -151,6 +151,7 @@ def test_fuzzed_requests_get_documented_replies_and_no_5xx(case, live_server, fu
 
 # -- every reply of the suite ------------------------------------------------------------------------
 
+@pytest.mark.slow  # the responses it checks come from the slow tier's servers and clients
 def test_every_response_the_suite_received_conforms(request, received, contract):
     """Runs last: each response any test received (requests, the OpenAI client, Flask's test client)."""
     problems = Counter(problem for seen in received.seen if (problem := contract.problem(seen)))
