@@ -145,7 +145,7 @@ class Topics:
         phrases = [word for p in self.topic(question) for word in self._printed(p, filters)]
         if not phrases:
             return self.records.listing(filters, paging, newest=not filters)
-        found = self.records.texts(filters, phrases, self.tokenizer.prepare)
+        found = self.records.texts(filters, phrases)
         if len(phrases) == 1:  # the usual case, without a generator per article
             phrase = phrases[0]
             ranked = [(phrase not in title, -text.count(phrase), order, article)
@@ -159,7 +159,7 @@ class Topics:
     def _printed(self, phrase: str, filters: Filters) -> list[str]:
         """A phrase no article prints ("帮我找西藏"): its nouns instead, when there are any ("西藏"); a topic the
         archive does not hold stays as it is, and then no article matches."""
-        if self.records.texts(filters, [phrase], self.tokenizer.prepare, limit=1):
+        if self.records.texts(filters, [phrase], limit=1):
             return [phrase]
         nouns = [w for w, flag in self.tokenizer.tagged(phrase) if len(w) >= 2 and (flag[0] == "n" or flag == "vn")]
         return nouns or [phrase]

@@ -87,6 +87,10 @@ class ChunkColumns(_Column):
         """Each chunk's article id, without making the chunks."""
         return [self.articles[n][0] for n in self.article]
 
+    def pages(self) -> list[str]:
+        """Each chunk's page, without making the chunks."""
+        return [self.articles[n][1] for n in self.article]
+
     def __len__(self) -> int:
         return len(self.ids)
 

@@ -36,6 +36,7 @@ from qa.storage.index import (
     settings_of,
 )
 from qa.storage.library import Library
+from qa.storage.records import CorpusRecords
 from qa.storage.sparse import BM25Index
 from qa.storage.store import Candidates, Selection, Store, top_k
 
@@ -124,10 +125,14 @@ def save_index(index: Index, folder: Path) -> None:
 
 
 def _write(index: Index, folder: Path) -> None:
-    _write_jsonl(folder / "pages.jsonl", ({"name": n, "text": t} for n, t in index.records.corpus.pages.items()))
-    _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in index.records.corpus.articles.values()))
+    records = index.records
+    if not isinstance(records, CorpusRecords):  # what Index.of makes: the records an embedded build holds
+        raise TypeError(f"an embedded index keeps its records in this process, not in {type(records).__name__}")
+    corpus = records.corpus
+    _write_jsonl(folder / "pages.jsonl", ({"name": n, "text": t} for n, t in corpus.pages.items()))
+    _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in corpus.articles.values()))
     _write_jsonl(folder / "chunks.jsonl", (dataclasses.asdict(c) | {"types": t}
-                                           for c, t in zip(index.records.corpus.chunks, index.records.types)))
+                                           for c, t in zip(corpus.chunks, records.types)))
     index.store.save(folder)
     # The manifest last: a folder without one is never taken for an index.
     (folder / "manifest.json").write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")

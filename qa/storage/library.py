@@ -160,7 +160,7 @@ class Library:
 
     def documents(self, index: Index, names: list[str] | None = None) -> list[dict]:
         """The page files of the folder (or those named): size, sha256, and what `index` holds of each."""
-        counts = page_counts(index)
+        counts = index.records.page_counts()
         rows = []
         for path in sorted(self.folder.glob("*.txt")) if names is None else [self.folder / n for n in names]:
             try:
@@ -176,15 +176,9 @@ class Library:
         return describe(index, name, data)
 
 
-def page_counts(index: Index) -> tuple[Counter, Counter]:
-    """Articles and chunks of each page in an index."""
-    corpus = index.records.corpus  # a store whose records are in this process (the embedded one)
-    return Counter(a.page for a in corpus.articles.values()), Counter(c.page for c in corpus.chunks)
-
-
 def describe(index: Index, name: str, data: bytes, counts: tuple[Counter, Counter] | None = None) -> dict:
     """A page's size, sha256, and what `index` holds of it (from the bytes given: no read of the folder)."""
-    articles, chunks = counts or page_counts(index)
+    articles, chunks = counts or index.records.page_counts()
     sha256 = hashlib.sha256(data).hexdigest()
     return {"name": name, "bytes": len(data), "sha256": sha256, "articles": articles[name], "chunks": chunks[name],
             "indexed": index.manifest.get("seeds", {}).get(name) == sha256,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -145,11 +146,10 @@ class Records(ABC):
         return {name: text for name in dict.fromkeys(names) if (text := self.page(name)) is not None}
 
     @abstractmethod
-    def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
-              limit: int | None = None) -> list[tuple[Article, str, str]]:
+    def texts(self, filters: Filters, printing: list[str], limit: int | None = None) -> list[tuple[Article, str, str]]:
         """(article summary, title, text) as `matchable` makes them, of the articles the filters pass whose text
-        holds every string of `printing`, in page order; at most `limit`. `prepare` is the question's
-        preparation (a store that keeps these texts made them with the same one at build)."""
+        holds every string of `printing`, in page order; at most `limit`. The texts are prepared as `warm` was
+        told (a store that keeps them made them with the tokenizer's preparation at build)."""
 
     @abstractmethod
     def names(self) -> frozenset[str]:
@@ -157,8 +157,18 @@ class Records(ABC):
 
     def warm(self, prepare: Callable[[str], str]) -> None:
         """Make now what list questions and the chat read (the names; where the store keeps them here, the texts
-        a list topic is matched against), when an index is loaded or followed, so that no request pays for it."""
+        a list topic is matched against, prepared by `prepare`, the question's preparation), when an index is loaded
+        or followed, so that no request pays for it. Before it, `texts` has nothing to match."""
         self.names()
+
+    def page_counts(self) -> tuple[Counter, Counter]:
+        """How many articles, and how many passages, each page holds (for the admin's page listing: read whole here;
+        a store that keeps counts per page reads those)."""
+        articles, passages = Counter(), Counter()
+        for article in self.articles():
+            articles[article.page] += 1
+            passages[article.page] += len(self.article_passages(article.id)[1])
+        return articles, passages
 
     def stats(self) -> dict | None:
         """How a store's caches of records fare (entries, hits, misses), for the health reply; None without."""
@@ -174,6 +184,7 @@ class CorpusRecords(Records):
         corpus.chunks.freeze()
         self.corpus, self.types = corpus, types if isinstance(types, TypeColumns) else TypeColumns(types)
         self._texts: dict[str, tuple[str, str]] | None = None  # `matchable` texts, made by warm()
+        self._prepared: Callable[[str], str] | None = None  # the preparation they were made with
         self._lock = threading.Lock()
         _ = self.table, self._by_article  # made with the index, not by its first filtered or chat request
 
@@ -237,9 +248,8 @@ class CorpusRecords(Records):
     def page(self, name: str) -> str | None:
         return self.corpus.pages.get(name)
 
-    def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
-              limit: int | None = None) -> list[tuple[Article, str, str]]:
-        found, texts = [], self._matchable(prepare)
+    def texts(self, filters: Filters, printing: list[str], limit: int | None = None) -> list[tuple[Article, str, str]]:
+        found, texts = [], self._texts or {}
         first, *others = printing or [""]
         for article in self.articles(filters):
             title, text = texts[article.id]
@@ -250,15 +260,16 @@ class CorpusRecords(Records):
         return found
 
     def warm(self, prepare: Callable[[str], str]) -> None:
+        """Every article's `matchable` texts, made by `prepare` and kept for the index's life (made again only for
+        another preparation)."""
         self.names()
-        self._matchable(prepare)
-
-    def _matchable(self, prepare: Callable[[str], str]) -> dict[str, tuple[str, str]]:
-        """Every article's `matchable` texts, made once (when the index is loaded: warm), then kept for its life."""
         with self._lock:
-            if self._texts is None:
+            if self._prepared is not prepare:
                 self._texts = {a.id: matchable(a, prepare) for a in self.corpus.articles.values()}
-            return self._texts
+                self._prepared = prepare
+
+    def page_counts(self) -> tuple[Counter, Counter]:
+        return Counter(a.page for a in self.corpus.articles.values()), Counter(self.corpus.chunks.pages())
 
     @cached_property
     def _names(self) -> frozenset[str]:

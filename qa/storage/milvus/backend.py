@@ -186,6 +186,9 @@ class MilvusBackend(Backend):
         return SharedLibrary(config, build, publish)
 
     def follower(self, config: Config, index: Index, fingerprint: str) -> MilvusFollower:
+        """Over the served index's own connection (an index this backend loaded: its store is a MilvusStore)."""
+        if not isinstance(index.store, MilvusStore):
+            raise TypeError(f"a Milvus follower follows a Milvus index, not a {type(index.store).__name__} one")
         return MilvusFollower(config, index.store.client, fingerprint)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 from pymilvus import MilvusClient
@@ -129,8 +129,7 @@ class MilvusRecords(Records):
                     self._pages.put(name, texts[name])
         return texts
 
-    def texts(self, filters: Filters, printing: list[str], prepare: Callable[[str], str],
-              limit: int | None = None) -> list[tuple[Article, str, str]]:
+    def texts(self, filters: Filters, printing: list[str], limit: int | None = None) -> list[tuple[Article, str, str]]:
         """Milvus matches the texts (LIKE over the `plain` field that the build made with `matchable`); each match
         is checked here again, as the pattern leaves out LIKE's special characters."""
         return self._matching(filters, printing, [*ARTICLE_FIELDS, "title", "plain"], limit)
