@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qa.answers import replies  # noqa: E402
 from qa.config import Config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ def stage_timings(service, questions: list[str], rounds: int) -> dict[str, list[
             tokenizer.tagged.cache_clear()
             timed("answer extraction, POS tags not cached", lambda: service.answerer.answer(analysed, hits, raw))
             timed("answer extraction, POS tags cached", lambda: service.answerer.answer(analysed, hits, raw))
-            timed("highlights of the 5 passages", lambda: [service._highlights(h.chunk, q) for h in hits])
+            timed("highlights of the 5 passages", lambda: [replies.highlights(h.chunk, sorted(set(tokenizer(q)), key=len, reverse=True), tokenizer) for h in hits])
             body = timed("QAService.ask, embedding and POS cached", lambda: service.ask(q))
             timed("json.dumps of the reply", lambda: json.dumps(body, ensure_ascii=False))
     return times

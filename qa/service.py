@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import re
 import threading
 import time
 from dataclasses import dataclass
 
 from qa import storage
-from qa.answers import archive, kinds
-from qa.answers.answer import READ_DEPTH, Answer, Answerer, Span, raw_span
+from qa.answers import archive, kinds, replies
+from qa.answers.answer import READ_DEPTH, Answerer
 from qa.answers.confidence import ArticleModel, Calibration
 from qa.config import Config
-from qa.errors import NotFound, StoreUnavailable, quoted
-from qa.ingest import citations
-from qa.ingest.documents import Article, Chunk, Hit
+from qa.errors import NotFound, quoted
+from qa.ingest.documents import Hit
 from qa.language.analysis import Question
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import Encoder
@@ -32,7 +30,6 @@ NO_TOPIC = "资料库中没有找到这方面的报道。"  # "No article of the
 NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有印出日期。",  # the record has none, or ...
             "headline": "这篇报道的标题无法在原文中定位。"}  # ... where the page prints it cannot be told exactly  # "The report bears no byline / no date."
 NO_ANSWER = (REFUSAL, NO_TOPIC, *NO_FIELD.values(), NO_MATCH)  # what a reply without an answer opens with
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 
 
 @dataclass(frozen=True)
@@ -202,7 +199,7 @@ class QAService:
         answer = snapshot.answerer.answer(found.analysed, found.hits, snapshot.records.raw)
         if answer is None or answer.support < self.calibration.refuse_below:
             return {"answer": None, "message": REFUSAL, "confidence": round(answer.support, 4) if answer else 0.0}
-        return {"answer": self._answer_json(answer)}
+        return {"answer": replies.answer_json(answer)}
 
     def _from_records(self, found: Search) -> dict:
         """A byline, date, page or list answer, read from the article records (never from an article's body)."""
@@ -218,18 +215,11 @@ class QAService:
         if confidence < self.article_model.refuse_below:  # not sure the archive holds the article asked about
             return {"answer": None, "message": REFUSAL, "confidence": round(confidence, 4)}
         name = archive.FIELD_OF[found.kind]
-        cited = archive.field(article, name, _page(records, article.page))
+        cited = archive.field(article, name, replies.page_text(records, article.page))
         if cited is None:
             return {"answer": None, "message": NO_FIELD[name], "confidence": round(confidence, 4),
                     "article": archive.summary(article)}
-        return {"answer": {
-            "kind": found.kind, "text": archive.reading(article, found.kind), "span_confident": True,
-            "span_text": cited.text,
-            "sentence": cited.text, "highlight": {"start": 0, "end": len(cited.text)},
-            "span": {"start": cited.start, "end": cited.end}, "sentence_span": {"start": cited.start, "end": cited.end},
-            "confidence": round(confidence, 4), "support": round(confidence, 4), "citation": cited.citation,
-            "page": article.page,
-            "article": archive.summary(article)}}
+        return {"answer": replies.field_answer_json(found.kind, article, cited, confidence)}
 
     def _list_json(self, found: Search) -> dict | None:
         """One page of the articles that the filters pass and the question's topic names, most prominent first (with
@@ -242,96 +232,15 @@ class QAService:
         total, listed = found.snapshot.topics.listed(found.question, filters, found.paging)
         if not total:
             return None
-        return archive.list_answer(records, total, listed, found.paging, lambda a: _passages(records, a)[0].id)
+        return archive.list_answer(records, total, listed, found.paging, lambda a: replies.article_chunks(records, a)[0].id)
 
     def passages_json(self, found: Search) -> list[dict]:
-        words = sorted(set(self.tokenizer(found.question)), key=len, reverse=True)  # once for all passages
-        return [self._passage_json(found.snapshot, h, words) for h in found.shown]
-
-    def _answer_json(self, answer: Answer) -> dict:
-        return {
-            "kind": kinds.FACT,
-            "text": answer.span.text if answer.span_confident else answer.sentence.text,
-            "span_confident": answer.span_confident,
-            "span_text": answer.span.text,
-            "sentence": answer.sentence.text,
-            "highlight": {"start": answer.highlight[0], "end": answer.highlight[1]},
-            "span": {"start": answer.span.start, "end": answer.span.end},
-            "sentence_span": {"start": answer.sentence.start, "end": answer.sentence.end},
-            "confidence": round(answer.confidence, 4),
-            "support": round(answer.support, 4),
-            "citation": citations.sentence_id(answer.chunk.id, answer.sentence_index),
-            "page": answer.chunk.page,
-        }
-
-    def _passage_json(self, snapshot: Snapshot, hit: Hit, words: list[str]) -> dict:
-        chunk = hit.chunk
-        return {
-            "citation": chunk.id,
-            "score": round(hit.score, 4),
-            "text": chunk.text,
-            "highlights": self._highlights(chunk, words),
-            "article": archive.summary(snapshot.records.article_of(chunk)),
-            "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end},
-        }
-
-    def _highlights(self, chunk: Chunk, words: list[str]) -> list[dict]:
-        """Offsets in the passage text of the question's words, longest first (the longest wins overlaps)."""
-        prepared = self.tokenizer.prepare(chunk.text)
-        spans: list[tuple[int, int]] = []
-        for word in words:
-            start = prepared.find(word)
-            while start >= 0:
-                end = start + len(word)
-                if not any(a < end and start < b for a, b in spans):
-                    spans.append((start, end))
-                start = prepared.find(word, end)
-        return [{"start": a, "end": b, "text": chunk.text[a:b]} for a, b in sorted(spans)]
+        return replies.passages_json(found.snapshot.records, found.shown, found.question, self.tokenizer)
 
     # -- lookups -----------------------------------------------------------------------------
     def citation(self, citation_id: str) -> dict:
-        """A passage id cites the whole passage, a sentence id one of its sentences, a field id that part of the
-        article record as printed (qa.ingest.citations); only the ids the service hands out are found."""
-        records = self.snapshot.records
-        cited = citations.parse(citation_id)
-        field = self._cited_field(records, cited) if cited and cited.kind == citations.FIELD else None
-        if field is not None:  # the passage shown with it: the article's passage nearest the field
-            chunk = min(_passages(records, field.article.id),
-                        key=lambda c: max(c.start - field.end, field.start - c.end, 0))
-            cited_span = Span(field.text, field.start, field.end)
-            article = field.article
-        else:
-            passage = records.cited(cited.passage) if cited and cited.passage else None  # passage and sentence ids
-            chunk = passage and passage.chunk
-            if not chunk or (cited.sentence is not None and cited.sentence >= len(chunk.sentences)):
-                raise NotFound(f"no citation with id {quoted(citation_id)}")
-            start, end = chunk.sentences[cited.sentence] if cited.sentence is not None else (0, len(chunk.text))
-            cited_span = raw_span(chunk, passage.raw, start, end)
-            article = records.article(chunk.article_id)
-        raw = records.page(chunk.page)
-        if raw is None or article is None:  # an update removed the page since the passage was read
-            raise NotFound(f"no citation with id {quoted(citation_id)}")
-        p_start, p_end = paragraph_bounds(raw, cited_span.start, cited_span.end)
-        return {
-            "id": citation_id,
-            "article": self._article_json(records, article),
-            "passage": {"id": chunk.id, "text": chunk.text, "source": {"file": chunk.page, "start": chunk.start, "end": chunk.end}},
-            "paragraph": {"text": raw[p_start:p_end], "source": {"file": chunk.page, "start": p_start, "end": p_end}},
-            "span": {"text": cited_span.text, "raw": raw[cited_span.start:cited_span.end], "start": cited_span.start,
-                     "end": cited_span.end},
-        }
-
-    @staticmethod
-    def _cited_field(records: Records, cited: citations.Cited) -> archive.Field | None:
-        """The record field a field id names (None for an article not in the archive; 404 for a field the article
-        does not print)."""
-        article = records.article(cited.article)
-        if article is None:
-            return None
-        field = archive.field(article, cited.field, _page(records, article.page))
-        if field is None:
-            raise NotFound(f"article {quoted(article.id)} prints no {cited.field}")
-        return field
+        """The /api/citations body (qa.answers.replies.citation_json)."""
+        return replies.citation_json(self.snapshot.records, citation_id)
 
     def articles(self, filters: Filters = Filters(), paging: Paging = Paging()) -> dict:
         """The /api/articles body: one page of the summaries of the articles the filters pass, in page order, with
@@ -349,7 +258,7 @@ class QAService:
         article = records.article(article_id)
         if article is None:
             raise NotFound(f"no article with id {quoted(article_id)}")
-        return self._article_json(records, article)
+        return replies.article_json(records, article)
 
     def health(self) -> dict:
         index = self.snapshot.index
@@ -362,36 +271,3 @@ class QAService:
             "start_seconds": round(self.ready_seconds, 2),
             "load_seconds": round(self.load_seconds, 2),
         } | ({"records_cache": cache} if cache else {})
-
-    def _article_json(self, records: Records, article: Article) -> dict:
-        chunks = [chunk.id for chunk in records.article_passages(article.id)[1]]
-        return archive.summary(article) | {
-            "body": article.body,
-            "source": {"file": article.page, "start": article.body_start, "end": article.body_end},
-            "passages": chunks,
-            "warnings": list(article.warnings),
-        }
-
-
-def _page(records: Records, name: str) -> str:
-    """The raw text of a page an article of this request is on."""
-    raw = records.page(name)
-    if raw is None:  # a shared store's update removed it since the search
-        raise StoreUnavailable.gone(name)
-    return raw
-
-
-def _passages(records: Records, article_id: str) -> list[Chunk]:
-    """The passages of an article of this request."""
-    chunks = records.article_passages(article_id)[1]
-    if not chunks:  # a shared store's update removed them since the search (or an article with an empty body)
-        raise StoreUnavailable.gone(article_id)
-    return chunks
-
-
-def paragraph_bounds(raw: str, start: int, end: int) -> tuple[int, int]:
-    """The raw paragraph (between blank lines) around a span; a span over several gives all of them."""
-    breaks = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(raw)]
-    p_start = max((b for a, b in breaks if b <= start), default=0)
-    p_end = min((a for a, b in breaks if a >= end), default=len(raw))
-    return p_start, p_end
