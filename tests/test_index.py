@@ -17,7 +17,8 @@ from qa.errors import IndexMismatch, NotReady
 from qa.models.dense import EmbeddingCache
 from qa.storage.ann import FaissFlat
 from qa.storage.embedded import build_index, load_index, load_or_build, stale_reason
-from qa.storage.index import FORMAT_VERSION, seed_checksums
+from qa.indexing.corpus import seed_checksums
+from qa.indexing.manifest import FORMAT_VERSION
 
 
 def test_manifest_describes_the_index(config, service):

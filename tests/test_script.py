@@ -11,7 +11,7 @@ from qa.config import ROOT
 from qa.models.reader_data import held_back, read_jsonl
 from qa.search.retrieve import Retriever
 from qa.storage.embedded import index_corpus
-from qa.storage.index import Corpus
+from qa.indexing.corpus import Corpus
 
 DRCD = ROOT.parent / "shared" / "bench" / "drcd_dev_articles"
 DOCUMENTS, QUESTIONS = 4, 16

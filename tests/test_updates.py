@@ -22,7 +22,8 @@ from qa.config import ROOT
 from qa.errors import Conflict, InvalidPageName, NotFound, PageTooLarge, UnreadablePage
 from qa.ingest.normalize import normalise
 from qa.storage.embedded import build_index, load_index, load_or_build, recover_interrupted_swap, stale_reason
-from qa.storage.library import Library, read_files
+from qa.indexing.pages import read_files
+from qa.storage.library import Library
 
 PAGE_PATH = ROOT / "tests" / "fixtures" / "update_page.txt"
 PAGE = PAGE_PATH.read_bytes()

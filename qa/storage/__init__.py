@@ -1,9 +1,9 @@
 """Storage: the index (the records answers are read from, its manifest) and the stores that keep and search it.
 
-In: a parsed corpus (qa.ingest) and its vectors (qa.models). Out: an `Index` whose `store` answers keyword and
+In: a parsed corpus and what is indexed of it (qa.indexing). Out: an `Index` whose `store` answers keyword and
 vector searches and whose `records` give the passages, articles and pages found (by key, per request), and the
 configured store's operations to build, update, load and follow it: `open(config)`.
-`index.py` is the index and its manifest, `store.py` the search interface, `records.py` the records' (a corpus
+`index.py` is the index and its format check, `store.py` the search interface, `records.py` the records' (a corpus
 held in this process, or a shared store's read per request), `backend.py` the operations;
 `embedded.py` (bm25s and FAISS files) and `milvus/` (Milvus collections) implement both; `sparse.py` and
 `ann.py` are the embedded store's BM25 and FAISS parts, `filters.py` the metadata filters every store applies,

@@ -23,18 +23,10 @@ from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.ann import ANN, for_size
 from qa.storage.backend import Backend
 from qa.storage.columns import ChunkColumns, TypeColumns
-from qa.storage.index import (
-    DAMAGED,
-    Corpus,
-    Index,
-    check_format,
-    corpus_of_seeds,
-    encode_corpus,
-    new_manifest,
-    record_of,
-    seed_checksums,
-    settings_of,
-)
+from qa.indexing.corpus import Corpus, corpus_of_seeds, seed_checksums
+from qa.indexing.encode import encode_corpus
+from qa.indexing.manifest import new_manifest, settings_of
+from qa.storage.index import DAMAGED, Index, check_format, record_of
 from qa.storage.library import Library
 from qa.storage.records import CorpusRecords
 from qa.storage.sparse import BM25Index

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,62 +14,12 @@ from pathlib import Path
 from filelock import FileLock
 
 from qa.config import Config
-from qa.errors import Conflict, EmptyPage, InvalidPageName, NotFound, PageTooLarge, QAError, UnreadablePage, quoted
-from qa.ingest.pages import decode_page
-from qa.storage.index import Corpus, Index
+from qa.errors import Conflict, NotFound, quoted
+from qa.indexing.pages import check_name, check_page, refused
+from qa.storage.index import Index
 
-# A plain file name: letters, digits, `_`, `-`, `.`; never a path, a hidden file or another suffix.
-PAGE_NAME = re.compile(r"[^\W_][\w.-]{0,95}\.txt")
 PARTIAL = ".part"  # suffix of a page being written (never matches *.txt)
-_WORD = re.compile(r"[^\W\d_]")  # a letter or a Han character: something a reader could search for
 log = logging.getLogger(__name__)
-
-
-def check_name(name: str) -> str:
-    if not PAGE_NAME.fullmatch(name) or unicodedata.normalize("NFC", name) != name:
-        raise _refused(name, InvalidPageName(
-            f"{quoted(name)} is not a page name: 1 to 100 letters, digits, `_`, `-` or `.`, starting with a letter "
-            f"or digit and ending in `.txt` (no folders)"))
-    return name
-
-
-def check_size(name: str, size: int, config: Config) -> None:
-    if size > config.max_page_bytes:
-        raise _refused(name, PageTooLarge(f"the page is {size} bytes; pages are at most {config.max_page_bytes} "
-                                          f"bytes (QA_MAX_PAGE_BYTES)"))
-
-
-def check_page(name: str, data: bytes, config: Config) -> None:
-    """Refuse a bad name, a page too large, not text (binary, neither UTF-8 nor GB18030) or without text to index."""
-    check_name(name)
-    check_size(name, len(data), config)
-    try:
-        corpus = Corpus.from_pages({name: decode_page(data, name)}, config)
-        if not any(_WORD.search(chunk.text) for chunk in corpus.chunks):
-            raise EmptyPage(f"{name}: holds no text to index")
-    except QAError as error:
-        raise _refused(name, error) from None
-
-
-def read_files(paths: list[Path], config: Config) -> dict[str, bytes]:
-    """The page files given to `qa add`, by file name, each checked (the size before reading)."""
-    pages: dict[str, bytes] = {}
-    for path in paths:
-        name = check_name(path.name)
-        if name in pages:
-            raise _refused(name, Conflict(f"two files named {name} given", code="duplicate_page"))
-        try:
-            check_size(name, path.stat().st_size, config)
-            pages[name] = path.read_bytes()
-        except OSError as error:
-            raise _refused(name, UnreadablePage(f"{path}: cannot be read ({error.strerror or error})")) from None
-        check_page(name, pages[name], config)
-    return pages
-
-
-def _refused(name: str, error: QAError) -> QAError:
-    log.warning("refused page %s: %s", quoted(name), error.message)
-    return error
 
 
 class Library:
@@ -105,7 +53,7 @@ class Library:
             existing = set(pages) & self.names()
             if existing and not replace:
                 names = ", ".join(sorted(existing))
-                raise _refused(names, Conflict(f"{names}: already in the archive (replace with --replace)",
+                raise refused(names, Conflict(f"{names}: already in the archive (replace with --replace)",
                                                code="page_exists"))
             index = self._apply(dict(pages))
         log.info("pages written: %s", _listing(pages))
@@ -119,9 +67,9 @@ class Library:
             current = self.names()
             missing = [name for name in names if name not in current]
             if missing:
-                raise _refused(missing[0], NotFound(f"no page named {quoted(missing[0])}"))
+                raise refused(missing[0], NotFound(f"no page named {quoted(missing[0])}"))
             if not current - set(names):
-                raise _refused(names[0], Conflict("that would leave the archive without pages", code="last_page"))
+                raise refused(names[0], Conflict("that would leave the archive without pages", code="last_page"))
             index = self._apply(dict.fromkeys(names))
         log.info("pages removed: %s", ", ".join(names))
         return index

@@ -17,11 +17,8 @@ from qa.errors import IndexMismatch, NotReady
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.backend import Backend
-from qa.storage.index import (
-    Corpus,
-    Index,
-    corpus_of_seeds,
-)
+from qa.indexing.corpus import Corpus, corpus_of_seeds
+from qa.storage.index import Index
 from qa.storage.library import Library
 from qa.storage.milvus.collections import MILVUS_FORMAT, Collections, check_compatible
 from qa.storage.milvus.search import MilvusStore
