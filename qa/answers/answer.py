@@ -110,7 +110,8 @@ class Answerer:
     def _passage_facts(self, q: analysis.Question, hit: Hit) -> tuple[str, list[tuple[int, int]]]:
         """A passage's prepared text with its headline, and its spans of the asked answer type."""
         context = self.tokenizer.prepare(self.headline_of(hit.chunk) + "\n" + hit.chunk.text)
-        typed = type_spans(self.tokenizer.simplified(hit.chunk.text), q.kind, self.tokenizer.tagged) if q.kind else []
+        typed = (type_spans(self.tokenizer.simplified(hit.chunk.text), q.answer_type, self.tokenizer.tagged)
+                 if q.answer_type else [])
         return context, typed
 
     def features(self, q: analysis.Question, c: Candidate, top: Hit, best_score: float, context: str,
@@ -131,7 +132,7 @@ class Answerer:
             "dense_gap": c.hit.scores.get("dense_gap", 0.0),
             "coverage": sum(w for word, w in q.words if word in context) / total,
             "missing_idf": max(missing, default=0.0) / max((w for _, w in q.words), default=1.0),
-            "asked_type": float(q.kind is not None),
+            "asked_type": float(q.answer_type is not None),
             "type_match": float(any(a < c.end and c.start < b for a, b in typed)),
             "in_question": sum(ch in q.text for ch in prepared) / max(len(prepared), 1),
         }

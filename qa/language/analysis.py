@@ -42,13 +42,13 @@ class Question:
     text: str
     bigrams: frozenset[str]
     words: tuple[tuple[str, float], ...]  # (token, idf) of its content words
-    kind: str | None
+    answer_type: str | None  # the type of answer it asks for (qa.language.qtype), if any
 
 
 def sentence_types(sentence: str, tokenizer: Tokenizer) -> list[str]:
     """Answer types present in a sentence: run at build time (POS tagging is the slow part, done once)."""
     tags = tokenizer.tagged(sentence)
-    return [kind for kind in TYPES if type_spans(sentence, kind, lambda _: tags)]
+    return [answer_type for answer_type in TYPES if type_spans(sentence, answer_type, lambda _: tags)]
 
 
 def passage(text: str, spans, types, title: str, tokenizer: Tokenizer) -> AnalysedPassage:

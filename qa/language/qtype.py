@@ -32,20 +32,21 @@ _PLACE_SUFFIX = re.compile(f"(?:{'|'.join(PLACE_ENDINGS)})$")
 
 def question_type(question: str) -> str | None:
     """The answer type a question asks for, or None for 'what/how' questions answered by a sentence."""
-    for kind, pattern in _QUESTION_PATTERNS:
+    for answer_type, pattern in _QUESTION_PATTERNS:
         if pattern.search(question):
-            return kind
+            return answer_type
     return None
 
 
-def type_spans(sentence: str, kind: str, tagged: Callable[[str], list[tuple[str, str]]]) -> list[tuple[int, int]]:
-    """(start, end) offsets in `sentence` of every candidate answer of `kind`.
+def type_spans(sentence: str, answer_type: str,
+               tagged: Callable[[str], list[tuple[str, str]]]) -> list[tuple[int, int]]:
+    """(start, end) offsets in `sentence` of every candidate answer of `answer_type`.
 
     `tagged` is a POS tagger (qa.language.tokenize.Tokenizer.tagged); it runs only for person/place.
     """
-    if kind == NUMBER:
+    if answer_type == NUMBER:
         return [m.span() for m in _NUMBER.finditer(sentence) if not _DATE.fullmatch(m.group())]
-    if kind == DATE:
+    if answer_type == DATE:
         return [m.span() for m in _DATE.finditer(sentence)]
     spans, pos = [], 0
     for word, flag in tagged(sentence):
@@ -53,11 +54,11 @@ def type_spans(sentence: str, kind: str, tagged: Callable[[str], list[tuple[str,
         if start < 0:
             continue
         pos = start + len(word)
-        if kind == PERSON and flag in PERSON_TAGS and len(word) >= 2:
+        if answer_type == PERSON and flag in PERSON_TAGS and len(word) >= 2:
             spans.append((start, pos))
-        elif kind == PLACE and (flag in PLACE_TAGS or _PLACE_SUFFIX.search(word)) and len(word) >= 2:
+        elif answer_type == PLACE and (flag in PLACE_TAGS or _PLACE_SUFFIX.search(word)) and len(word) >= 2:
             spans.append((start, pos))
-    return _merge_adjacent(spans) if kind == PLACE else spans
+    return _merge_adjacent(spans) if answer_type == PLACE else spans
 
 
 def _merge_adjacent(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

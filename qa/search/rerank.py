@@ -45,7 +45,7 @@ def match(q: Question, p: AnalysedPassage, retrieval: tuple[float, float]) -> Ma
         (_share(rest, sentences[i].bigrams | sentences[i + 1].bigrams) for i in range(len(sentences) - 1)),
         default=_share(rest, sentences[0].bigrams) if sentences else 0.0,
     )
-    typed = float(bool(q.kind and sentences and q.kind in sentences[best].types))
+    typed = float(bool(q.answer_type and sentences and q.answer_type in sentences[best].types))
     title = _share(q.bigrams, p.title_bigrams)
     values = [*retrieval, window, coverage[best], everywhere, typed, title]
     return Match(np.array(values, dtype=np.float32), best)
