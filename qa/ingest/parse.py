@@ -1,4 +1,4 @@
-"""Splitting an OCR'd newspaper page into articles: line kinds, header runs, bodies, bylines and dates.
+"""Splitting an OCR'd newspaper page into articles: line roles, header runs, bodies, bylines and dates.
 
 Longer than 400 lines: the page is read as one pass over its lines and their units (header, body, byline,
 banner), and the rules that decide a header (leads, commas, headlines printed against their body) consult each
@@ -25,7 +25,7 @@ MAX_HEADER_LINES = 4  # banner + section label + kicker + headline; more short l
 MAX_JOINED_LINES = 3  # kicker + headline (+ label) printed against a body without a blank line
 BANNER_MAX_CHARS = 60  # a page header or footer line: 郑州日报 2021年12月23日 星期四 第3版
 
-# Line kinds; COMMA is a HEAD with commas in it (抓党建,促发展), a headline only where the context says so.
+# Line roles; COMMA is a HEAD with commas in it (抓党建,促发展), a headline only where the context says so.
 BLANK, LEAD, BYLINE, BANNER, MARKER, HEAD, COMMA, TEXT = (
     "blank", "lead", "byline", "banner", "marker", "head", "comma", "text")
 
@@ -58,20 +58,20 @@ class _Line:
     start: int  # raw offset of the first non-space character
     end: int  # raw offset after the last non-space character
     text: str  # NFKC, invisible characters dropped, whitespace collapsed, stripped
-    kind: str
+    role: str
 
 
 @dataclass(frozen=True)
 class _Unit:
     """Adjacent lines of one role: a header block, a byline, a banner, a marker or a stretch of body text."""
 
-    kind: str  # "head", "byline", "banner", "marker" or "body" ("comma" until _settle_commas decides)
+    role: str  # "head", "byline", "banner", "marker" or "body" ("comma" until _settle_commas decides)
     lines: tuple[_Line, ...]
     joined: bool = False  # a header cut from the top of its body: printed without a blank line between
 
     @property
     def lead(self) -> bool:
-        return self.lines[0].kind == LEAD
+        return self.lines[0].role == LEAD
 
 
 def parse_page(name: str, raw: str) -> list[Article]:
@@ -96,9 +96,9 @@ def parse_page(name: str, raw: str) -> list[Article]:
         return _blocks(page, stem, raw, lines, page_date)
     in_header = {k for i, j in runs for k in range(i, j + 1)}
     # short lines not taken as a header are text of the article they stand in
-    units = [u if u.kind != "head" or k in in_header else _Unit("body", u.lines) for k, u in enumerate(units)]
+    units = [u if u.role != "head" or k in in_header else _Unit("body", u.lines) for k, u in enumerate(units)]
     drafts = []
-    if any(u.kind == "body" for u in units[:runs[0][0]]):
+    if any(u.role == "body" for u in units[:runs[0][0]]):
         drafts.append((None, units[:runs[0][0]]))  # text above the first headline
     for n, (i, j) in enumerate(runs):
         stop = runs[n + 1][0] if n + 1 < len(runs) else len(units)
@@ -120,12 +120,12 @@ def _lines(raw: str, fold: Callable[[str], str]) -> list[_Line]:
         text = " ".join(fold(segment).split())  # NFKC, invisible characters dropped, spaces collapsed
         lead = len(segment) - len(segment.lstrip())
         trail = len(segment) - len(segment.rstrip())
-        lines.append(_Line(pos + lead, stop - trail, text, _kind(text)))
+        lines.append(_Line(pos + lead, stop - trail, text, _role(text)))
         pos = brk.end() if brk else stop
     return _dateline_banners(lines)
 
 
-def _kind(text: str) -> str:
+def _role(text: str) -> str:
     if not text:
         return BLANK
     if _LEAD.match(text):
@@ -168,10 +168,10 @@ def _dateline_banners(lines: list[_Line]) -> list[_Line]:
     """A line holding only a full date above the first text is the page's dateline, not a headline."""
     out = []
     for n, line in enumerate(lines):
-        if line.kind in (LEAD, BYLINE, TEXT, COMMA):
+        if line.role in (LEAD, BYLINE, TEXT, COMMA):
             return out + lines[n:]
-        date = PRINTED_DATE.fullmatch(line.text) if line.kind == HEAD else None
-        out.append(replace(line, kind=BANNER) if date and numbers(date)[0] else line)
+        date = PRINTED_DATE.fullmatch(line.text) if line.role == HEAD else None
+        out.append(replace(line, role=BANNER) if date and numbers(date)[0] else line)
     return out
 
 
@@ -180,35 +180,35 @@ def _units(lines: list[_Line]) -> list[_Unit]:
     units: list[_Unit] = []
     current: list[_Line] = []
     for line in lines:
-        if line.kind == BLANK or (current and _starts_group(current[-1], line)):
+        if line.role == BLANK or (current and _starts_group(current[-1], line)):
             _flush(current, units)
-        if line.kind != BLANK:
+        if line.role != BLANK:
             current.append(line)
     _flush(current, units)
     return units
 
 
 def _starts_group(previous: _Line, line: _Line) -> bool:
-    if line.kind in (LEAD, MARKER, BANNER) or previous.kind in (MARKER, BANNER):
+    if line.role in (LEAD, MARKER, BANNER) or previous.role in (MARKER, BANNER):
         return True
-    return (line.kind == BYLINE) != (previous.kind == BYLINE)
+    return (line.role == BYLINE) != (previous.role == BYLINE)
 
 
 def _flush(current: list[_Line], units: list[_Unit]) -> None:
     if not current:
         return
-    kinds = {line.kind for line in current}
-    if kinds == {BYLINE}:
-        kind = "byline"
-    elif kinds == {MARKER}:
-        kind = "marker"
-    elif kinds == {BANNER}:
-        kind = "banner"
-    elif kinds <= {HEAD, COMMA} and len(current) <= 3:
-        kind = "comma" if COMMA in kinds else "head"  # settled by _settle_commas
+    roles = {line.role for line in current}
+    if roles == {BYLINE}:
+        role = "byline"
+    elif roles == {MARKER}:
+        role = "marker"
+    elif roles == {BANNER}:
+        role = "banner"
+    elif roles <= {HEAD, COMMA} and len(current) <= 3:
+        role = "comma" if COMMA in roles else "head"  # settled by _settle_commas
     else:
-        kind = "body"
-    units.append(_Unit(kind, tuple(current)))
+        role = "body"
+    units.append(_Unit(role, tuple(current)))
     current.clear()
 
 
@@ -216,7 +216,7 @@ def _settle_commas(units: list[_Unit]) -> list[_Unit]:
     """Short lines with commas are a header where what follows confirms it, else text."""
     out: list[_Unit] = []
     for n, unit in enumerate(units):
-        if unit.kind == "comma":
+        if unit.role == "comma":
             unit = _Unit("head" if _comma_header(units, n, out[-1] if out else None) else "body", unit.lines)
         out.append(unit)
     return out
@@ -231,28 +231,28 @@ def _comma_header(units: list[_Unit], n: int, previous: _Unit | None) -> bool:
     a kicker or nothing. A comma line is so often a piece of a column-wrapped sentence that nothing
     less will do.
     """
-    after_header = previous is None or previous.kind in ("byline", "banner", "head", "marker")
+    after_header = previous is None or previous.role in ("byline", "banner", "head", "marker")
     if not (after_header or _closed(previous)):
         return False
     k = n
-    while k < len(units) and units[k].kind in ("head", "marker", "comma"):
+    while k < len(units) and units[k].role in ("head", "marker", "comma"):
         k += 1
-    heads = sum(len(u.lines) for u in units[n:k] if u.kind != "marker")
-    if k < len(units) and units[k].kind == "byline":
+    heads = sum(len(u.lines) for u in units[n:k] if u.role != "marker")
+    if k < len(units) and units[k].role == "byline":
         k += 1
-    if k >= len(units) or units[k].kind != "body":
+    if k >= len(units) or units[k].role != "body":
         return False
     if units[k].lead:
         return heads <= MAX_HEADER_LINES
-    return after_header and units[n + 1].kind in ("body", "byline") and all(
-        _parallel(line.text) for line in units[n].lines if line.kind == COMMA)
+    return after_header and units[n + 1].role in ("body", "byline") and all(
+        _parallel(line.text) for line in units[n].lines if line.role == COMMA)
 
 
 def _join_cut_headers(units: list[_Unit]) -> list[_Unit]:
     """Cut header lines printed without a blank line against the text of a body unit into their own unit."""
     out: list[_Unit] = []
     for n, unit in enumerate(units):
-        out += _cut_header(unit, units[n + 1] if n + 1 < len(units) else None) if unit.kind == "body" else [unit]
+        out += _cut_header(unit, units[n + 1] if n + 1 < len(units) else None) if unit.role == "body" else [unit]
     return out
 
 
@@ -269,7 +269,7 @@ def _cut_header(unit: _Unit, following: _Unit | None) -> list[_Unit]:
     tail = _trailing_heads(lines)
     if following is not None and following.lead and 0 < tail < len(lines) and _ends_paragraph(lines[-tail - 1]):
         return [_Unit("body", lines[:-tail]), _Unit("head", lines[-tail:])]
-    below = following.lines[0] if following is not None and following.kind == "body" else None
+    below = following.lines[0] if following is not None and following.role == "body" else None
     pieces: list[_Unit] = []
     start = 0  # of the text not yet cut
     for i in range(len(lines)):
@@ -290,7 +290,7 @@ def _heads_above_body(lines: tuple[_Line, ...], i: int, below: _Line | None) -> 
     sentence), and the body line must be much longer or open like a news lead.
     """
     heads = 0
-    while i + heads < len(lines) and lines[i + heads].kind == HEAD:
+    while i + heads < len(lines) and lines[i + heads].role == HEAD:
         heads += 1
     body = lines[i + heads] if i + heads < len(lines) else below
     if not 0 < heads <= MAX_JOINED_LINES or body is None or lines[i + heads - 1].text[-1] in _JOINERS:
@@ -302,7 +302,7 @@ def _heads_above_body(lines: tuple[_Line, ...], i: int, below: _Line | None) -> 
 def _trailing_heads(lines: tuple[_Line, ...]) -> int:
     """How many of the last lines could be header lines (0 if more than MAX_JOINED_LINES could be)."""
     count = 0
-    while count < len(lines) and lines[-count - 1].kind in (HEAD, COMMA):
+    while count < len(lines) and lines[-count - 1].role in (HEAD, COMMA):
         count += 1
     return count if count <= MAX_JOINED_LINES else 0
 
@@ -328,12 +328,12 @@ def _header_runs(units: list[_Unit]) -> list[tuple[int, int]]:
     news_open = False  # inside a 本报讯 item whose byline has not come yet
     i = 0
     while i < len(units):
-        if units[i].kind not in ("head", "marker"):
+        if units[i].role not in ("head", "marker"):
             news_open = _news_open(units[i], news_open)
             i += 1
             continue
         j = i
-        while j + 1 < len(units) and units[j + 1].kind in ("head", "marker"):
+        while j + 1 < len(units) and units[j + 1].role in ("head", "marker"):
             j += 1
         if _is_header(units, i, j, news_open):
             runs.append((i, j))
@@ -342,9 +342,9 @@ def _header_runs(units: list[_Unit]) -> list[tuple[int, int]]:
 
 
 def _news_open(unit: _Unit, was_open: bool) -> bool:
-    if unit.kind == "byline" or (unit.kind == "body" and byline.tail_start(unit.lines[-1].text) is not None):
+    if unit.role == "byline" or (unit.role == "body" and byline.tail_start(unit.lines[-1].text) is not None):
         return False
-    return was_open or (unit.kind == "body" and unit.lead)
+    return was_open or (unit.role == "body" and unit.lead)
 
 
 def _is_header(units: list[_Unit], i: int, j: int, news_open: bool) -> bool:
@@ -354,19 +354,19 @@ def _is_header(units: list[_Unit], i: int, j: int, news_open: bool) -> bool:
     be a 本报讯 item still waiting for its byline: a news item runs until its byline, so a short
     line inside it is a paragraph fragment left by the OCR, not a new headline.
     """
-    heads = sum(len(u.lines) for u in units[i:j + 1] if u.kind == "head")
+    heads = sum(len(u.lines) for u in units[i:j + 1] if u.role == "head")
     if not 1 <= heads <= MAX_HEADER_LINES:
         return False
     k = j + 1
-    if k < len(units) and units[k].kind == "byline":
+    if k < len(units) and units[k].role == "byline":
         k += 1  # a byline printed under the headline
-    if k >= len(units) or units[k].kind != "body":
+    if k >= len(units) or units[k].role != "body":
         return False
     if units[k].lead:
         return True
     if news_open:
         return False
-    return i == 0 or units[i - 1].kind in ("byline", "banner") or _closed(units[i - 1])
+    return i == 0 or units[i - 1].role in ("byline", "banner") or _closed(units[i - 1])
 
 
 def _closed(unit: _Unit) -> bool:
@@ -382,9 +382,9 @@ def _ends_paragraph(line: _Line) -> bool:
 def _article(article_id: str, page: str, raw: str, header: list[_Unit] | None, body: list[_Unit],
              page_date: Date | None) -> Article | None:
     span = list(body)
-    while span and span[0].kind in ("byline", "banner"):
+    while span and span[0].role in ("byline", "banner"):
         span.pop(0)
-    while span and span[-1].kind in ("byline", "banner"):
+    while span and span[-1].role in ("byline", "banner"):
         span.pop()
     if not span:
         return None
@@ -397,9 +397,9 @@ def _article(article_id: str, page: str, raw: str, header: list[_Unit] | None, b
         headline, kicker = _title(raw, span[0].lines[0], HEADLINE_MAX_CHARS), None
         warnings.append("text above the first headline: headline is its first line")
     else:
-        headline, kicker = _titles(raw, [line for u in header if u.kind == "head" for line in u.lines])
+        headline, kicker = _titles(raw, [line for u in header if u.role == "head" for line in u.lines])
         warnings += _header_doubts(header, span[0].lead)
-    if any(u.kind == "byline" for u in span):
+    if any(u.role == "byline" for u in span):
         warnings.append("byline inside the body (text continues after it)")
     people = [line for u in body for line in u.lines]
     return _assemble(Article(id=article_id, page=page, headline=headline.text, kicker=kicker and kicker.text,
@@ -415,7 +415,7 @@ def _header_doubts(header: list[_Unit], lead: bool) -> list[str]:
     doubts = []
     if any(u.joined for u in header):
         doubts.append("headline guessed: printed right above its body, without a blank line")
-    if any(line.kind == COMMA for u in header if u.kind == "head" for line in u.lines):
+    if any(line.role == COMMA for u in header if u.role == "head" for line in u.lines):
         doubts.append("headline guessed: a short line with commas above a body")
     return doubts
 
@@ -427,7 +427,7 @@ def _blocks(page: str, stem: str, raw: str, lines: list[_Line], page_date: Date 
     """
     blocks: list[list[_Line]] = [[]]
     for line in lines:
-        if line.kind == BLANK:
+        if line.role == BLANK:
             blocks.append([])
         else:
             blocks[-1].append(line)
@@ -487,12 +487,12 @@ def _people(raw: str, lines: list[_Line]) -> tuple[Names, tuple[tuple[int, int],
 
 def _bylines(line: _Line) -> list[tuple[int, int]]:
     """Where bylines sit in a line's text: all of it, its tail, or in parentheses after 本报讯."""
-    if line.kind == BYLINE:
+    if line.role == BYLINE:
         return [(0, len(line.text))]
     found = []
-    if line.kind == LEAD and (inner := byline.lead_span(line.text)):
+    if line.role == LEAD and (inner := byline.lead_span(line.text)):
         found.append(inner)
-    tail = byline.tail_start(line.text) if line.kind in (LEAD, TEXT) else None
+    tail = byline.tail_start(line.text) if line.role in (LEAD, TEXT) else None
     if tail is not None:
         found.append((tail, len(line.text)))
     return found
@@ -501,7 +501,7 @@ def _bylines(line: _Line) -> list[tuple[int, int]]:
 def _inherit_byline(article: Article, earlier: list[Article], body: list[_Unit]) -> Article:
     # A feature section (no 本报讯) without its own byline is covered by the byline above it,
     # e.g. one byline closing a page's introduction for all its sections.
-    if _named(article) or not earlier or any(u.lead for u in body if u.kind == "body"):
+    if _named(article) or not earlier or any(u.lead for u in body if u.role == "body"):
         return article
     source = earlier[-1]
     if not _named(source):
@@ -518,7 +518,7 @@ def _named(article: Article) -> bool:
 def _page_date(raw: str, lines: list[_Line]) -> Date | None:
     """The issue's date, from the first banner line (page header or footer) that prints one."""
     for line in lines:
-        if line.kind == BANNER:
+        if line.role == BANNER:
             found = first_date(raw, line.start, line.end)
             if found:
                 return found
