@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from qa.answers.chat import Rewrite, Rewriter, reply_text, user_turns
+from qa.answers.chat import Rewrite, Rewriter, user_turns
+from qa.answers.replies import reply_text
 from qa.service import NO_ANSWER, REFUSAL, QAService, Search, Snapshot
 from qa.storage.filters import Filters, Paging
 from qa.storage.index import Index

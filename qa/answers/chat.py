@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qa.ingest import citations
 from qa.language.lexicon import CHAT_NAME_ENDINGS, PERSON_TAGS
 from qa.language.tokenize import Tokenizer
 
@@ -164,49 +163,3 @@ def user_turns(messages: list[dict]) -> Iterator[tuple[str, str | None]]:
         if message["role"] == "user":
             following = messages[i + 1] if i + 1 < len(messages) else None
             yield message["content"], following["content"] if following and following["role"] == "assistant" else None
-
-
-def reply_text(answer: dict | None, passages: list[dict], refusal: str) -> str:
-    """The assistant's message: the short answer and its sentence marked [n] (or, when the short answer is
-    uncertain, the sentence with the likeliest span in bold), a list answer's articles one per line, then the
-    other sources.
-
-    n is the 1-based position of the cited passage in `passages` (the reply's citations list): for an answer
-    from an article record (byline, date, page), the first passage of that article.
-    """
-    lines = []
-    cited = _cited_passage(answer, passages) if answer else None
-    marker = f"[{cited}]" if cited else ""
-    if answer is None:
-        lines.append(refusal)
-    elif answer["kind"] == "list":
-        first, shown, total = answer["offset"] + 1, len(answer["items"]), answer["total"]
-        part = f"，这里是第{first}–{first + shown - 1}篇" if shown and shown < total else ""
-        lines.append(f"共{total}篇报道{part}：" if shown else f"共{total}篇报道，第{first}篇起没有了。")
-        if shown:
-            lines.append("\n".join(f"{n}. 《{item['title']}》（{item['article']['page']}）"
-                                   for n, item in enumerate(answer["items"], first)))
-    elif answer["span_confident"]:
-        lines.append(f"{answer['text']}{marker}")
-        if answer["sentence"] != answer["text"]:
-            lines.append(f"原文：“{answer['sentence']}”")
-    else:  # not sure of the short answer: the sentence, the likeliest span in bold (Markdown)
-        sentence, a, b = answer["sentence"], answer["highlight"]["start"], answer["highlight"]["end"]
-        lines.append(f"原文{marker}：“{sentence[:a]}**{sentence[a:b]}**{sentence[b:]}”")
-    others: dict[str, str] = {}  # title -> its markers, one entry per article
-    for n, p in enumerate(passages, 1):
-        if n != cited:
-            title = p["article"]["title"] or p["source"]["file"]
-            others[title] = others.get(title, "") + f"[{n}]"
-    if others:
-        lines.append(("相关报道：" if answer else "最接近的报道：") + "、".join(f"《{t}》{m}" for t, m in others.items()))
-    return "\n\n".join(lines)
-
-
-def _cited_passage(answer: dict, passages: list[dict]) -> int | None:
-    if answer["kind"] == "list":
-        return None
-    if answer["kind"] == "fact":
-        return next((n for n, p in enumerate(passages, 1) if citations.is_sentence_of(answer["citation"], p["citation"])),
-                    None)
-    return next((n for n, p in enumerate(passages, 1) if p["article"]["id"] == answer["article"]["id"]), None)
