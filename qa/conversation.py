@@ -1,4 +1,4 @@
-"""A conversation's last question answered over the service: the follow-up made standalone (qa/answers/chat.py),
+"""A conversation's last question answered over the service: the follow-up made standalone (qa/answers/followups.py),
 searched favouring the previous answer's article, the reply streamed clause by clause."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from qa.answers.chat import Rewrite, Rewriter, user_turns
+from qa.answers.followups import Rewrite, Rewriter, user_turns
 from qa.answers.replies import reply_text
 from qa.service import NO_ANSWER, REFUSAL, QAService, Search, Snapshot
 from qa.storage.filters import Filters, Paging

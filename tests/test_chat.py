@@ -9,7 +9,7 @@ import pytest
 import requests
 from openai import OpenAI
 
-from qa.answers.chat import Rewriter
+from qa.answers.followups import Rewriter
 from qa.config import ROOT
 from qa.service import NO_FIELD, NO_TOPIC
 from qa.storage.filters import NO_MATCH

@@ -28,7 +28,7 @@ ISSUER_ENDINGS = NAME_ENDINGS + ("办事处", "委", "办", "厅", "部", "院",
                                  "队", "协会", "商会", "工会", "联合会", "委员会", "支部", "党委", "党组")
 # A place answer's last word: qa/language/qtype.py.
 PLACE_ENDINGS = NAME_ENDINGS + ("省", "部", "委", "院", "馆", "中心", "大学", "广场", "公园")
-# A place or organisation named in a chat question ("汝河路街道", "姚庄村党支部"): qa/answers/chat.py. Its order
+# A place or organisation named in a chat question ("汝河路街道", "姚庄村党支部"): qa/answers/followups.py. Its order
 # is the pattern's (办事处 and 委员会 before the endings they hold).
 CHAT_NAME_ENDINGS = ("办事处", "委员会", "居委会", "党工委", "党支部", "街道", "社区", "集团", "公司", "学院", "学校", "医院",
                      "党委", "支部", "小区", "号院", "大道", "村", "镇", "乡", "区", "县", "市", "省", "路", "街", "局")

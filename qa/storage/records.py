@@ -81,7 +81,7 @@ def matchable(article: Article, prepare: Callable[[str], str]) -> tuple[str, str
 
 
 def byline_names(article: Article) -> set[str]:
-    """The names a chat's rewriter recognises in a follow-up (qa.answers.chat): reporters, correspondents, kicker."""
+    """The names a chat's rewriter recognises in a follow-up (qa.answers.followups): reporters, correspondents, kicker."""
     return {n for n in (*article.reporters, *article.correspondents, article.kicker or "") if len(n) >= 2}
 
 

@@ -1,5 +1,5 @@
-"""Multi-turn chat without an LLM: follow-ups rewritten into standalone questions, replies with [n] markers
-(the conversation over the service: qa/conversation.py)."""
+"""A chat's follow-ups without an LLM: rewritten into standalone questions from the names and topics of the
+turns before (the conversation over the service: qa/conversation.py; its reply text: qa/answers/replies.py)."""
 
 from __future__ import annotations
 
