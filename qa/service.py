@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from qa import storage
-from qa.answers import archive, kinds, replies
+from qa.answers import archive, kinds, replies, topics
 from qa.answers.answer import READ_DEPTH, Answerer
 from qa.answers.confidence import ArticleModel, Calibration
 from qa.config import Config
@@ -40,7 +40,7 @@ class Snapshot:
     index: Index
     retriever: Retriever
     answerer: Answerer
-    topics: archive.Topics  # the articles a list question names
+    topics: topics.Topics  # the articles a list question names
 
     @property
     def records(self) -> Records:
@@ -52,7 +52,7 @@ class Snapshot:
         index.records.warm(tokenizer.prepare)  # what list questions and the chat read, made now: not in a request
         return cls(index, Retriever(index, encoder, tokenizer, config),
                    Answerer(tokenizer, index.records.headline, reader, calibration),
-                   archive.Topics(tokenizer, index.records))
+                   topics.Topics(tokenizer, index.records))
 
 
 @dataclass
@@ -154,7 +154,7 @@ class QAService:
         snapshot = snapshot or self.snapshot
         timings: dict[str, float] = {}
         kind = kinds.question_kind(question, self.tokenizer)
-        searched = archive.searched(question, kind, self.tokenizer)  # a record question's topic, without its frame
+        searched = topics.searched(question, kind, self.tokenizer)  # a record question's topic, without its frame
         analysed = snapshot.retriever.analyse(searched)
         hits = snapshot.retriever.hybrid(searched, max(top_k, READ_DEPTH), timings, analysed, prefer_article, filters)
         return Search(snapshot, question, analysed, hits, timings, started, kind, filters, prefer_article, top_k,
@@ -226,7 +226,7 @@ class QAService:
         no topic: in page order, or the newest first when nothing narrows the archive), with the total."""
         records = found.snapshot.records
         filters = found.filters
-        if found.prefer_article and archive.on_this_page(found.question) and filters.page is None:
+        if found.prefer_article and topics.on_this_page(found.question) and filters.page is None:
             preferred = records.article(found.prefer_article)
             filters = dataclasses.replace(filters, page=preferred.page if preferred else "")
         total, listed = found.snapshot.topics.listed(found.question, filters, found.paging)
