@@ -84,9 +84,12 @@ def test_every_package_says_what_goes_in_and_out():
 
 
 def test_modules_stay_readable():
-    """At most about 400 lines, or the docstring says why it is longer."""
+    """At most about 400 lines, or the docstring says why it is longer; and that escape stays rare (two modules)."""
+    longer = []
     for path in sorted(QA.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         if text.count("\n") > MAX_LINES:
             doc = ast.get_docstring(ast.parse(text)) or ""
             assert "Longer than" in doc, f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines"
+            longer.append(path.relative_to(ROOT).as_posix())
+    assert len(longer) <= 2, f"longer than {MAX_LINES} lines: {longer}"
