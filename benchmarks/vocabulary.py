@@ -16,7 +16,6 @@ seeds, the other sets, the standard library) against the full tokenizer on that 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path

@@ -121,7 +121,6 @@ def test_a_stopped_training_resumes_from_its_checkpoint(torch_model_path, tmp_pa
 def test_onnx_reader_computes_what_torch_does(service, torch_model_path):
     import torch
 
-    from qa.models.dense import text_tokenizer
     from qa.models.export import READER_FILE
     from qa.models.reader import READER_WEIGHTS, Reader, batch_arrays, encode
     from qa.models.reader_net import Reader as Net

@@ -7,7 +7,6 @@ import functools
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from pymilvus import MilvusClient
