@@ -249,7 +249,9 @@ class CorpusRecords(Records):
         return self.corpus.pages.get(name)
 
     def texts(self, filters: Filters, printing: list[str], limit: int | None = None) -> list[tuple[Article, str, str]]:
-        found, texts = [], self._texts or {}
+        if self._texts is None:
+            raise RuntimeError("no texts to match yet: Records.warm(prepare) makes them (QAService does at load)")
+        found, texts = [], self._texts
         first, *others = printing or [""]
         for article in self.articles(filters):
             title, text = texts[article.id]
