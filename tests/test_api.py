@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from qa.ingest.normalize import normalise
 from qa.indexing.manifest import FORMAT_VERSION
+from qa.ingest.normalize import normalise
 
 ASK_FIELDS = {"question", "answer", "passages", "timings_ms"}
 

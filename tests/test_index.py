@@ -14,11 +14,11 @@ import pytest
 
 from qa.config import ROOT
 from qa.errors import IndexMismatch, NotReady
+from qa.indexing.corpus import seed_checksums
+from qa.indexing.manifest import FORMAT_VERSION
 from qa.models.dense import EmbeddingCache
 from qa.storage.ann import FaissFlat
 from qa.storage.embedded import build_index, load_index, load_or_build, stale_reason
-from qa.indexing.corpus import seed_checksums
-from qa.indexing.manifest import FORMAT_VERSION
 
 
 def test_manifest_describes_the_index(config, service):

@@ -8,10 +8,10 @@ import pytest
 
 from qa.answers.answer import Answerer
 from qa.config import ROOT
+from qa.indexing.corpus import Corpus
 from qa.models.reader_data import held_back, read_jsonl
 from qa.search.retrieve import Retriever
 from qa.storage.embedded import index_corpus
-from qa.indexing.corpus import Corpus
 
 DRCD = ROOT.parent / "shared" / "bench" / "drcd_dev_articles"
 DOCUMENTS, QUESTIONS = 4, 16

@@ -20,9 +20,9 @@ import requests
 
 from qa.config import ROOT
 from qa.errors import Conflict, InvalidPageName, NotFound, PageTooLarge, UnreadablePage
+from qa.indexing.pages import read_files
 from qa.ingest.normalize import normalise
 from qa.storage.embedded import build_index, load_index, load_or_build, recover_interrupted_swap, stale_reason
-from qa.indexing.pages import read_files
 from qa.storage.library import Library
 
 PAGE_PATH = ROOT / "tests" / "fixtures" / "update_page.txt"

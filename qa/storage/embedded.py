@@ -17,15 +17,15 @@ import numpy as np
 
 from qa.config import Config
 from qa.errors import IndexMismatch, NotReady
+from qa.indexing.corpus import Corpus, corpus_of_seeds, seed_checksums
+from qa.indexing.encode import encode_corpus
+from qa.indexing.manifest import new_manifest, settings_of
 from qa.ingest.documents import Article, Chunk
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.ann import ANN, for_size
 from qa.storage.backend import Backend
 from qa.storage.columns import ChunkColumns, TypeColumns
-from qa.indexing.corpus import Corpus, corpus_of_seeds, seed_checksums
-from qa.indexing.encode import encode_corpus
-from qa.indexing.manifest import new_manifest, settings_of
 from qa.storage.index import DAMAGED, Index, check_format, record_of
 from qa.storage.library import Library
 from qa.storage.records import CorpusRecords

@@ -11,8 +11,8 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from qa.config import Config
 from qa.errors import UnsupportedMediaType
-from qa.service import QAService
 from qa.indexing.pages import check_name, check_size
+from qa.service import QAService
 from qa.storage.library import Library, summary
 from qa.web.helpers import service
 

@@ -13,10 +13,10 @@ from pymilvus import MilvusClient
 
 from qa.config import Config
 from qa.errors import IndexMismatch, NotReady
+from qa.indexing.corpus import Corpus, corpus_of_seeds
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
 from qa.storage.backend import Backend
-from qa.indexing.corpus import Corpus, corpus_of_seeds
 from qa.storage.index import Index
 from qa.storage.library import Library
 from qa.storage.milvus.collections import MILVUS_FORMAT, Collections, check_compatible

@@ -18,13 +18,13 @@ from pymilvus.client.types import LoadState
 
 from qa.config import Config
 from qa.errors import IndexMismatch, NotReady
+from qa.indexing.corpus import Corpus
+from qa.indexing.encode import encode_corpus
+from qa.indexing.manifest import new_manifest, settings_of
 from qa.ingest.documents import Article, Chunk
 from qa.ingest.pages import decode_page
 from qa.language.tokenize import Tokenizer
 from qa.models.dense import EmbeddingCache, Encoder
-from qa.indexing.corpus import Corpus
-from qa.indexing.encode import encode_corpus
-from qa.indexing.manifest import new_manifest, settings_of
 from qa.storage.index import Index, check_format
 from qa.storage.milvus.client import BATCH, Names, connect, rows, shown, unavailable
 from qa.storage.milvus.records import MilvusRecords
