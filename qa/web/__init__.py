@@ -2,7 +2,7 @@
 handler; each area is a blueprint in its own module (api, chat, openai, openapi, admin, widget), keys in auth.
 
 In: HTTP requests. Out: the service's replies as JSON or Server-Sent Events. Nothing outside `qa.web` imports
-Flask. A new route goes in the blueprint of its area (and in openapi.py).
+Flask. A new route goes in the blueprint of its area (and in openapi.py, its bodies in openapi_schemas.py).
 """
 
 from __future__ import annotations
