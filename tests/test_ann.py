@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import faiss
 import numpy as np
@@ -42,6 +43,8 @@ def test_each_backend_finds_the_exact_neighbours_and_survives_a_save(kind, tmp_p
     assert type(loaded) is type(ann) and loaded.params() == ann.params()
     np.testing.assert_array_equal(loaded.search(queries, 10)[1], found)
     np.testing.assert_array_equal(loaded.vectors(np.array([5])), vectors[[5]])
+    loaded.save(tmp_path / "again")  # a loaded index saves again (IVF: its rows copied from the file in blocks)
+    np.testing.assert_array_equal(ANN.load(tmp_path / "again").vectors(np.arange(3000)), vectors)
 
 
 def test_size_chooses_the_backend():
@@ -95,3 +98,12 @@ def test_rows_read_what_was_saved_in_any_order_even_once_the_file_is_gone(tmp_pa
         np.testing.assert_array_equal(rows[np.array(ids, dtype=np.int64)], vectors[ids].reshape(len(ids), 8))
     with pytest.raises(IndexError):
         rows[np.array([500])]
+
+
+def test_rows_of_a_file_cut_short_are_an_error_not_garbage(tmp_path):
+    np.save(tmp_path / "vectors.npy", clustered(100, dim=8))
+    rows = Rows(tmp_path / "vectors.npy")
+    os.truncate(tmp_path / "vectors.npy", (tmp_path / "vectors.npy").stat().st_size - 8 * 4 * 10)
+    np.testing.assert_array_equal(rows[np.array([0, 89])].shape, (2, 8))
+    with pytest.raises(OSError, match="rows 95..95"):
+        rows[np.array([95])]

@@ -16,6 +16,7 @@ from qa.errors import IndexMismatch
 
 FORMAT = 1
 EXACT_WITHIN = 10_000  # a filtered search over at most this many vectors scores them all (about 2 ms)
+SAVE_ROWS = 65_536  # rows written per block when vectors are saved (96 MB of 384-dim float32)
 
 
 class ANN(ABC):
@@ -66,7 +67,8 @@ class ANN(ABC):
 
 
 class FaissANN(ANN):
-    """A FAISS index holding the full float32 vectors (so `vectors` is exact), saved as vectors.faiss."""
+    """A FAISS index, saved as vectors.faiss; `vectors` gives the exact float32 vectors (Flat and HNSW hold them
+    in the index, IVF beside its 8-bit codes)."""
 
     def __init__(self, index: faiss.Index | None = None):
         self.index = index
@@ -203,7 +205,13 @@ class FaissIVF(FaissANN):
 
     def _save(self, folder: Path) -> None:
         super()._save(folder)
-        np.save(folder / "vectors.npy", self.exact)
+        # Row blocks into a file mapped for writing: a loaded index's Rows are never read whole into memory.
+        out = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=np.float32,
+                                        shape=(len(self.exact), self.index.d))
+        for start in range(0, len(out), SAVE_ROWS):
+            out[start : start + SAVE_ROWS] = self.exact[np.arange(start, min(start + SAVE_ROWS, len(out)))]
+        out.flush()
+        del out
 
     @classmethod
     def _load(cls, folder: Path) -> "FaissIVF":
@@ -245,6 +253,9 @@ class Rows:
         for run in np.split(np.arange(len(ids)), breaks) if len(ids) else ():
             first, count = int(ordered[run[0]]), len(run)
             data = os.pread(self.fd, count * self.row_bytes, self.offset + first * self.row_bytes)
+            if len(data) != count * self.row_bytes:  # a file cut short (or a run past what one read returns)
+                raise OSError(f"read {len(data)} bytes of rows {first}..{first + count - 1}, "
+                              f"expected {count * self.row_bytes}")
             out[order[run]] = np.frombuffer(data, dtype=np.float32).reshape(count, self.shape[1])
         return out
 

@@ -178,7 +178,9 @@ def build_index(config: Config, encoder: Encoder, tokenizer: Tokenizer, changes:
         "encoded_chunks": cache.last_encoded,
     }
     save_index(index, config.index_dir)
-    return index
+    # Served as it is read from disk, as after a restart: the vectors and BM25 arrays read from their files, not the
+    # build's copies in memory (at 100k passages the float32 vectors alone are 146 MB).
+    return load_index(config.index_dir)
 
 
 def read_manifest(folder: Path) -> dict | None:
