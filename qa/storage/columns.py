@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 
 from qa.ingest.documents import Chunk
+from qa.ingest.normalize import normalise
 
 
 class _Column(Sequence):
@@ -53,11 +54,14 @@ class TextColumn(_Column):
 
 
 class ChunkColumns(_Column):
-    """The chunks of a corpus, in order: ids and texts in buffers, offsets and sentence bounds in arrays, the
-    article (and through it the page) by number."""
+    """The chunks of a corpus, in order: ids in a buffer, offsets and sentence bounds in arrays, the article (and
+    through it the page) by number. Their texts are not kept: a chunk's is made when it is read from the raw page
+    text its offsets point into, `normalise(raw[start:end])` (Chunk's invariant, tested in tests/test_chunk.py),
+    so that the archive's text is held once, in its pages (8 us a passage)."""
 
-    def __init__(self, chunks: Iterable[Chunk] = ()):
-        self.ids, self.texts = TextColumn(), TextColumn()
+    def __init__(self, pages: Mapping[str, str], chunks: Iterable[Chunk] = ()):
+        self.page_texts = pages
+        self.ids = TextColumn()
         self.articles: list[tuple[str, str]] = []  # (article id, page) by number
         self._number: dict[str, int] = {}
         self.article, self.start, self.end = array("i"), array("q"), array("q")
@@ -71,7 +75,6 @@ class ChunkColumns(_Column):
             self._number[chunk.article_id] = len(self.articles)
             self.articles.append((chunk.article_id, chunk.page))
         self.ids.append(chunk.id)
-        self.texts.append(chunk.text)
         self.article.append(self._number[chunk.article_id])
         self.start.append(chunk.start)
         self.end.append(chunk.end)
@@ -79,9 +82,13 @@ class ChunkColumns(_Column):
         self.sentences.append(self.sentences[-1] + len(chunk.sentences))
 
     def freeze(self) -> "ChunkColumns":
-        """Join the buffers now (the strings appended are freed), not at the first read: no more appends."""
-        _ = self.ids.buffer, self.texts.buffer
+        """Join the ids' buffer now (the strings appended are freed), not at the first read: no more appends."""
+        _ = self.ids.buffer
         return self
+
+    def article_number(self, article_id: str) -> int | None:
+        """The number of an article among the chunks' (its place in `articles`), None for one without chunks."""
+        return self._number.get(article_id)
 
     def article_ids(self) -> list[str]:
         """Each chunk's article id, without making the chunks."""
@@ -97,7 +104,8 @@ class ChunkColumns(_Column):
     def _item(self, i: int):
         article_id, page = self.articles[self.article[i]]
         flat = self.bounds[2 * self.sentences[i] : 2 * self.sentences[i + 1]]
-        return Chunk(self.ids[i], article_id, page, self.texts[i], self.start[i], self.end[i],
+        text = normalise(self.page_texts[page][self.start[i] : self.end[i]])
+        return Chunk(self.ids[i], article_id, page, text, self.start[i], self.end[i],
                      tuple(zip(flat[::2], flat[1::2])))
 
 

@@ -122,7 +122,7 @@ def _write(index: Index, folder: Path) -> None:
         raise TypeError(f"an embedded index keeps its records in this process, not in {type(records).__name__}")
     corpus = records.corpus
     _write_jsonl(folder / "pages.jsonl", ({"name": n, "text": t} for n, t in corpus.pages.items()))
-    _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(a) for a in corpus.articles.values()))
+    _write_jsonl(folder / "articles.jsonl", (dataclasses.asdict(records.article(key)) for key in corpus.articles))
     _write_jsonl(folder / "chunks.jsonl", (dataclasses.asdict(c) | {"types": t}
                                            for c, t in zip(corpus.chunks, records.types)))
     index.store.save(folder)
@@ -145,8 +145,9 @@ def load_index(folder: Path) -> Index:
 
 def _read(folder: Path, manifest: dict) -> Index:
     pages = {r["name"]: r["text"] for r in _read_jsonl(folder / "pages.jsonl")}
-    articles = {r["id"]: record_of(Article, r) for r in _read_jsonl(folder / "articles.jsonl")}
-    chunks, types = ChunkColumns(), TypeColumns()
+    # Without their bodies and texts: the records make them from the pages when read (CorpusRecords).
+    articles = {r["id"]: record_of(Article, r | {"body": ""}) for r in _read_jsonl(folder / "articles.jsonl")}
+    chunks, types = ChunkColumns(pages), TypeColumns()
     for row in _read_jsonl(folder / "chunks.jsonl"):  # into columns row by row: no object per passage is kept
         chunks.append(record_of(Chunk, row))
         types.append(row["types"])
