@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import functools
 import gc
 import threading
 import time
@@ -31,6 +33,23 @@ NO_FIELD = {"byline": "这篇报道没有署名。", "date": "这篇报道没有
             "headline": "这篇报道的标题无法在原文中定位。"}  # ... where the page prints it cannot be told exactly  # "The report bears no byline / no date."
 NO_ANSWER = (REFUSAL, NO_TOPIC, *NO_FIELD.values(), NO_MATCH)  # what a reply without an answer opens with
 
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return None
+
+
+def _trim_heap() -> None:
+    """Hand back to the system the memory that loading an index freed (its JSON rows, and the bodies and texts the
+    records do not keep): glibc keeps freed memory for later allocations, and only malloc_trim returns what lies
+    between the pages still in use. Hand-written: no maintained package wraps the one call."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -102,6 +121,7 @@ class QAService:
             self._follower.start(lambda: self._snapshot.index, self.swap)
         self.ask("预热", 1)  # the first forward pass and jieba's dictionary load are slow: pay them at start-up
         gc.freeze()  # the index and models live as long as the process: no collection walks them again
+        _trim_heap()
         self.ready_seconds = time.perf_counter() - started
 
     def swap(self, index: Index) -> None:
@@ -116,6 +136,7 @@ class QAService:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
+            _trim_heap()
 
     def _snapshot_of(self, index: Index) -> Snapshot:
         return Snapshot.of(index, self.encoder, self.tokenizer, self.config, self.reader, self.calibration)
