@@ -1,6 +1,6 @@
-"""A corpus's chunks and answer types held as columns (one text buffer, arrays of numbers) instead of Python objects
-per passage: what the embedded store keeps in memory. Each reads as the list it replaces, a `Chunk` or a passage's
-types made when asked for."""
+"""A corpus's chunks and answer types held as columns (the ids in one buffer, arrays of numbers; the texts are the
+pages') instead of Python objects per passage: what the embedded store keeps in memory. Each reads as the list it
+replaces, a `Chunk` or a passage's types made when asked for."""
 
 from __future__ import annotations
 
